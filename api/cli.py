@@ -1,0 +1,94 @@
+"""The `accessflow` command line (DESIGN.md section 3)."""
+
+import sys
+
+import click
+
+from engine.errors import DomainError
+
+
+def _app():
+    from api.app import create_app
+
+    return create_app()
+
+
+def _fail(err: DomainError):
+    click.echo(f"error: {err.detail}", err=True)
+    sys.exit(2)
+
+
+@click.group()
+def main():
+    """accessflow: access requests as BPMN workflows."""
+
+
+@main.command()
+def init():
+    """Create or upgrade the database schema and deploy the shipped workflows."""
+    from api.app import deploy_shipped_workflows
+    from engine.schema import upgrade
+
+    app = _app()
+    upgrade(app.config["SQLALCHEMY_DATABASE_URI"])
+    with app.app_context():
+        for version in deploy_shipped_workflows():
+            click.echo(f"workflow {version.key} at version {version.version}")
+    click.echo("database ready")
+
+
+@main.command(name="import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def import_(path):
+    """Load a directory file (users, groups, applications) in one transaction."""
+    from engine.directory import import_directory
+
+    app = _app()
+    with app.app_context(), open(path, encoding="utf-8") as handle:
+        try:
+            counts = import_directory(handle.read())
+        except DomainError as err:
+            _fail(err)
+    click.echo(", ".join(f"{n} {section}" for section, n in counts.items()) + " imported")
+
+
+@main.command()
+@click.argument("username")
+def token(username):
+    """Print a new API token for USERNAME."""
+    from engine.tokens import issue_token
+
+    app = _app()
+    with app.app_context():
+        try:
+            click.echo(issue_token(username))
+        except DomainError as err:
+            _fail(err)
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def deploy(path):
+    """Deploy a BPMN file as the next version of the process it defines."""
+    from engine.bpmn import deploy as deploy_bpmn
+    from engine.db import db
+
+    app = _app()
+    with app.app_context(), open(path, encoding="utf-8") as handle:
+        try:
+            version = deploy_bpmn(handle.read())
+            db.session.commit()
+        except DomainError as err:
+            _fail(err)
+    click.echo(f"workflow {version.key} at version {version.version}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host, port, workers):
+    """Serve the API and UI with gunicorn (never Flask's development server)."""
+    from api.server import serve_forever
+
+    serve_forever(host, port, workers)

@@ -1,0 +1,22 @@
+"""Settings, read from the environment; tests pass their own mapping to create_app."""
+
+import os
+from pathlib import Path
+
+
+def default_database_url() -> str:
+    home = Path(os.environ.get("ACCESSFLOW_HOME", Path.cwd() / "instance"))
+    home.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{home / 'accessflow.db'}"
+
+
+class Config:
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or default_database_url()
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SECRET_KEY = os.environ.get("ACCESSFLOW_SECRET_KEY")
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = os.environ.get("ACCESSFLOW_SECURE_COOKIES", "0") == "1"
+    SMTP_HOST = os.environ.get("ACCESSFLOW_SMTP_HOST", "127.0.0.1")
+    SMTP_PORT = int(os.environ.get("ACCESSFLOW_SMTP_PORT", "25"))
+    MAIL_FROM = os.environ.get("ACCESSFLOW_MAIL_FROM", "accessflow@localhost")

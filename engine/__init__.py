@@ -1,0 +1,1 @@
+"""accessflow's domain: models, the SpiffWorkflow adapter and the service functions."""

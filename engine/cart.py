@@ -1,0 +1,88 @@
+"""The cart: what a requester gathers for themselves or colleagues, then submits at once."""
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from engine import audit, instances
+from engine.db import db
+from engine.directory import application_by_key, user_by_username
+from engine.errors import Conflict, Invalid, NotFound
+from engine.models import AccessRequest, CartItem, RequestItem, User
+from engine.models.access import ACCOUNT_MODES
+
+
+def add_to_cart(user: User, application: str, beneficiary: str | None = None,
+                account_mode: str = "create", justification: str | None = None) -> CartItem:
+    """Put one application for one beneficiary (default: the requester) in the cart."""
+    if account_mode not in ACCOUNT_MODES:
+        raise Invalid(f"account_mode must be one of {', '.join(ACCOUNT_MODES)}", field="account_mode")
+    app = application_by_key(application)
+    if not app.enabled:
+        raise Invalid(f"application {application!r} is not open for requests", field="application")
+    person = user_by_username(beneficiary, field="beneficiary") if beneficiary else user
+    line = CartItem(owner_id=user.id, application=app, beneficiary=person,
+                    account_mode=account_mode, justification=justification)
+    db.session.add(line)
+    db.session.commit()
+    return line
+
+
+def list_cart(user: User) -> list[CartItem]:
+    return db.session.scalars(
+        select(CartItem).where(CartItem.owner_id == user.id).order_by(CartItem.created_at, CartItem.id)
+    ).all()
+
+
+def remove_from_cart(user: User, line_id: str) -> None:
+    line = db.session.get(CartItem, line_id)
+    if line is None or line.owner_id != user.id:
+        raise NotFound("no such cart item")
+    db.session.delete(line)
+    db.session.commit()
+
+
+def submit_cart(user: User, idempotency_key: str | None = None) -> AccessRequest:
+    """Turn the cart into one request whose items each start their own process instance."""
+    if idempotency_key:
+        earlier = db.session.scalar(
+            select(AccessRequest).where(
+                AccessRequest.requester_id == user.id, AccessRequest.idempotency_key == idempotency_key
+            )
+        )
+        if earlier is not None:
+            return earlier
+    lines = list_cart(user)
+    if not lines:
+        raise Invalid("the cart is empty")
+    request = AccessRequest(requester=user, idempotency_key=idempotency_key)
+    db.session.add(request)
+    for position, line in enumerate(lines):
+        _guard_no_open_item(line)
+        item = RequestItem(
+            request=request, position=position, requester_id=user.id, requester=user,
+            beneficiary=line.beneficiary, application=line.application,
+            account_mode=line.account_mode, justification=line.justification,
+            open_key=f"{line.beneficiary.id}:{line.application.id}",
+        )
+        db.session.add(item)
+        db.session.flush()
+        audit.record("submitted", user.id, item=item, comment=line.justification)
+        instances.start_instance(item)
+        db.session.delete(line)
+    try:
+        db.session.commit()
+    except IntegrityError as err:
+        db.session.rollback()
+        raise Conflict("a request for the same person and application was submitted meanwhile") from err
+    return request
+
+
+def _guard_no_open_item(line: CartItem) -> None:
+    open_item = db.session.scalar(
+        select(RequestItem).where(RequestItem.open_key == f"{line.beneficiary.id}:{line.application.id}")
+    )
+    if open_item is not None:
+        raise Conflict(
+            f"{line.beneficiary.username} already has an open request for {line.application.key}",
+            item=open_item.id,
+        )

@@ -1,0 +1,33 @@
+"""Typed domain errors; the API and UI turn them into status codes in one place each."""
+
+
+class DomainError(Exception):
+    """Base of every error a service function raises on purpose."""
+
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str, **extra):
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    status = 404
+    title = "Not found"
+
+
+class NotAllowed(DomainError):
+    status = 403
+    title = "Forbidden"
+
+
+class Conflict(DomainError):
+    status = 409
+    title = "Conflict"
+
+
+class Invalid(DomainError):
+    status = 422
+    title = "Invalid input"

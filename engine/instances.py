@@ -1,0 +1,137 @@
+"""Running an item's process instance and mirroring its waits into task and job rows."""
+
+from sqlalchemy import select
+
+from engine import audit, runtime
+from engine.assignment import resolve_candidates
+from engine.bpmn import latest_version
+from engine.db import db, utcnow
+from engine.errors import Invalid
+from engine.models import HumanTask, ProcessInstance, ProvisioningJob, RequestItem
+
+TASK_KINDS = {"failed_auto_provision": "failed_provisioning"}
+
+
+def start_instance(item: RequestItem) -> ProcessInstance:
+    """Start the item's process on the newest deployed version of its application's workflow."""
+    version = latest_version(item.application.workflow_key)
+    if version is None:
+        raise Invalid(f"no workflow {item.application.workflow_key!r} is deployed")
+    workflow = runtime.new_workflow(version, initial_data(item))
+    instance = ProcessInstance(
+        item=item, workflow_version=version, state=runtime.dump_state(workflow)
+    )
+    db.session.add(instance)
+    db.session.flush()
+    sync(instance, workflow, open_tasks=[], open_jobs=[])
+    runtime.remember_after_commit(instance, workflow)
+    return instance
+
+
+def initial_data(item: RequestItem) -> dict:
+    """What expressions in the BPMN may read about the item: names and kinds, no secrets."""
+    return {
+        "item_id": item.id,
+        "application": item.application.key,
+        "application_kind": item.application.kind,
+        "beneficiary": item.beneficiary.username,
+        "requester": item.requester.username,
+        "account_mode": item.account_mode,
+    }
+
+
+def save(instance: ProcessInstance, workflow) -> None:
+    """Write the new state; the version column turns a concurrent write into a conflict."""
+    instance.state = runtime.dump_state(workflow)
+    instance.updated_at = utcnow()
+    if workflow.is_completed():
+        instance.status = "completed"
+    runtime.remember_after_commit(instance, workflow)
+
+
+def sync(instance, workflow, open_tasks=None, open_jobs=None) -> None:
+    """Make task rows, job rows and the item's status match what the workflow waits on."""
+    item = instance.item
+    if open_tasks is None:
+        open_tasks = db.session.scalars(
+            select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == "open")
+        ).all()
+    ready = {str(t.id): t for t in runtime.ready_human_tasks(workflow)}
+    for row in open_tasks:
+        if row.spiff_task_id not in ready:
+            row.status = "cancelled"
+            row.completed_at = utcnow()
+    known = {row.spiff_task_id for row in open_tasks}
+    kinds = []
+    for task_id, task in ready.items():
+        kind = TASK_KINDS.get(task.task_spec.name, "fulfillment" if task.task_spec.lane == "Fulfiller" else "approval")
+        kinds.append(kind)
+        if task_id not in known:
+            _create_task_row(instance, item, task, kind)
+    waiting = runtime.waiting_service_tasks(workflow)
+    if waiting:
+        _queue_jobs(instance, item, workflow, waiting, open_jobs)
+    _set_item_status(item, workflow, kinds, bool(waiting))
+
+
+def _create_task_row(instance, item, task, kind) -> None:
+    user_id, group_id = resolve_candidates(task.task_spec.lane, item)
+    row = HumanTask(
+        instance_id=instance.id,
+        item_id=item.id,
+        spiff_task_id=str(task.id),
+        spec_name=task.task_spec.name,
+        title=task.task_spec.bpmn_name or task.task_spec.name,
+        lane=task.task_spec.lane,
+        kind=kind,
+        candidate_user_id=user_id,
+        candidate_group_id=group_id,
+        requester_id=item.requester_id,
+        beneficiary_id=item.beneficiary_id,
+        application_id=item.application_id,
+    )
+    db.session.add(row)
+    db.session.flush()
+    audit.record("task_created", None, item=item, task_id=row.id, lane=row.lane, title=row.title)
+
+
+def _queue_jobs(instance, item, workflow, waiting, open_jobs) -> None:
+    if open_jobs is None:
+        open_jobs = db.session.scalars(
+            select(ProvisioningJob).where(
+                ProvisioningJob.instance_id == instance.id,
+                ProvisioningJob.status.in_(("pending", "running")),
+            )
+        ).all()
+    queued = {job.spiff_task_id for job in open_jobs}
+    for task in waiting:
+        if str(task.id) in queued:
+            continue
+        params = {name: value["value"] for name, value in task.task_spec.evaluate_params(task).items()}
+        job = ProvisioningJob(
+            item_id=item.id,
+            instance_id=instance.id,
+            application_id=item.application_id,
+            spiff_task_id=str(task.id),
+            operation=task.task_spec.operation_name,
+            params=params,
+        )
+        db.session.add(job)
+        db.session.flush()
+        audit.record("provisioning_queued", None, item=item, job_id=job.id, operation=job.operation)
+
+
+def _set_item_status(item, workflow, kinds, provisioning) -> None:
+    if workflow.is_completed():
+        if runtime.ended_rejected(workflow):
+            item.finish("rejected", item.outcome_reason)
+        else:
+            item.finish("fulfilled", item.outcome_reason)
+    elif "failed_provisioning" in kinds:
+        item.status = "failed"
+    elif "fulfillment" in kinds:
+        item.status = "pending_fulfillment"
+    elif provisioning:
+        item.status = "provisioning"
+    else:
+        item.status = "pending_approval"

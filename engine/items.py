@@ -1,0 +1,93 @@
+"""Reading requests and items, and cancelling an item, each checked against the caller."""
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine import audit, runtime
+from engine.db import db, utcnow
+from engine.errors import Conflict, NotAllowed, NotFound
+from engine.models import (
+    AccessRequest,
+    AuditEvent,
+    HumanTask,
+    ProcessInstance,
+    ProvisioningJob,
+    RequestItem,
+    User,
+)
+
+
+def can_see_item(user: User, item: RequestItem) -> bool:
+    """Requester, beneficiary, admins, and anyone who is or was a candidate on its tasks."""
+    if user.is_admin or user.id in (item.requester_id, item.beneficiary_id):
+        return True
+    group_ids = [g.id for g in user.groups]
+    return db.session.scalar(
+        select(HumanTask.id).where(
+            HumanTask.item_id == item.id,
+            or_(
+                HumanTask.candidate_user_id == user.id,
+                HumanTask.candidate_group_id.in_(group_ids),
+                HumanTask.claimed_by_id == user.id,
+            ),
+        ).limit(1)
+    ) is not None
+
+
+def get_item(user: User, item_id: str) -> RequestItem:
+    item = db.session.get(RequestItem, item_id)
+    if item is None or not can_see_item(user, item):
+        raise NotFound("no such item")
+    return item
+
+
+def item_history(item: RequestItem) -> list[AuditEvent]:
+    return db.session.scalars(
+        select(AuditEvent).where(AuditEvent.item_id == item.id).order_by(AuditEvent.id)
+    ).all()
+
+
+def list_requests(user: User) -> list[AccessRequest]:
+    """The caller's own requests, newest first."""
+    return db.session.scalars(
+        select(AccessRequest)
+        .where(AccessRequest.requester_id == user.id)
+        .order_by(AccessRequest.submitted_at.desc(), AccessRequest.id)
+    ).all()
+
+
+def get_request(user: User, request_id: str) -> AccessRequest:
+    request = db.session.get(AccessRequest, request_id)
+    if request is None or not (user.is_admin or request.requester_id == user.id):
+        raise NotFound("no such request")
+    return request
+
+
+def cancel_item(user: User, item_id: str, reason: str | None = None) -> RequestItem:
+    """The requester (or an admin) withdraws an item that has not finished."""
+    item = get_item(user, item_id)
+    if item.requester_id != user.id and not user.is_admin:
+        raise NotAllowed("only the requester may cancel an item")
+    if not item.is_open:
+        raise Conflict(f"the item is already {item.status}")
+    instance = db.session.scalar(select(ProcessInstance).where(ProcessInstance.item_id == item.id))
+    workflow = runtime.load_workflow(instance)
+    workflow.cancel()
+    instance.state = runtime.dump_state(workflow)
+    instance.status = "cancelled"
+    for task in db.session.scalars(
+        select(HumanTask).where(HumanTask.item_id == item.id, HumanTask.status == "open")
+    ):
+        task.status, task.completed_at = "cancelled", utcnow()
+    for job in db.session.scalars(
+        select(ProvisioningJob).where(ProvisioningJob.item_id == item.id, ProvisioningJob.status == "pending")
+    ):
+        job.status = "cancelled"
+    item.finish("cancelled", reason or "cancelled by the requester")
+    audit.record("cancelled", user.id, item=item, comment=reason)
+    try:
+        db.session.commit()
+    except StaleDataError as err:
+        db.session.rollback()
+        raise Conflict("the item changed meanwhile; reload and try again") from err
+    return item

@@ -1,0 +1,92 @@
+"""What people ask for: cart lines, submitted requests and their items."""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from engine.db import db, new_id, utcnow
+from engine.models.directory import Application, User
+
+STATUSES = (
+    "pending_approval",
+    "pending_fulfillment",
+    "provisioning",
+    "failed",  # auto-provisioning gave up; still open while people handle the failure task
+    "fulfilled",
+    "rejected",
+    "cancelled",
+)
+ACCOUNT_MODES = ("create", "update")
+
+
+class CartItem(db.Model):
+    __tablename__ = "cart_items"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("applications.id"))
+    beneficiary_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    account_mode: Mapped[str] = mapped_column(String(20), default="create")
+    justification: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    application: Mapped[Application] = relationship(lazy="joined")
+    beneficiary: Mapped[User] = relationship(foreign_keys=[beneficiary_id], lazy="joined")
+
+
+class AccessRequest(db.Model):
+    """One submitted cart. The idempotency key makes a retried submit return the first answer."""
+
+    __tablename__ = "access_requests"
+    __table_args__ = (UniqueConstraint("requester_id", "idempotency_key"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    requester_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    requester: Mapped[User] = relationship(lazy="joined")
+    items: Mapped[list["RequestItem"]] = relationship(
+        back_populates="request", order_by="RequestItem.position", lazy="selectin"
+    )
+
+
+class RequestItem(db.Model):
+    """One application for one beneficiary; runs its own process instance."""
+
+    __tablename__ = "request_items"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    request_id: Mapped[str] = mapped_column(ForeignKey("access_requests.id"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    requester_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    beneficiary_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("applications.id"), index=True)
+    account_mode: Mapped[str] = mapped_column(String(20), default="create")
+    justification: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(30), default="pending_approval", index=True)
+    # Set while the item is open, NULL once final: a unique index makes "one open request per
+    # beneficiary and application" hold even under concurrent submits.
+    open_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    outcome_reason: Mapped[str | None] = mapped_column(Text)
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+    request: Mapped[AccessRequest] = relationship(back_populates="items")
+    application: Mapped[Application] = relationship(lazy="joined")
+    beneficiary: Mapped[User] = relationship(foreign_keys=[beneficiary_id], lazy="joined")
+    requester: Mapped[User] = relationship(foreign_keys=[requester_id], lazy="joined")
+
+    @property
+    def is_open(self) -> bool:
+        return self.open_key is not None
+
+    def finish(self, status: str, reason: str | None = None) -> None:
+        """Move to a final status; frees the one-open-request slot."""
+        self.status = status
+        self.outcome_reason = reason
+        self.open_key = None
+        self.finished_at = utcnow()

@@ -1,0 +1,131 @@
+"""Who is who: users, groups, applications, their accounts and API tokens."""
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, ForeignKey, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from engine.db import db, new_id, utcnow
+
+ADMINS_GROUP = "admins"
+DESIGNERS_GROUP = "designers"
+SECRET_SETTINGS = frozenset({"token", "password", "client_secret", "api_key"})
+
+group_members = Table(
+    "group_members",
+    db.metadata,
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    manager_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    manager: Mapped["User | None"] = relationship(remote_side=[id], lazy="joined", join_depth=1)
+    groups: Mapped[list["Group"]] = relationship(
+        secondary=group_members, back_populates="members", lazy="selectin"
+    )
+
+    @property
+    def group_names(self) -> set[str]:
+        return {g.name for g in self.groups}
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMINS_GROUP in self.group_names
+
+    @property
+    def is_designer(self) -> bool:
+        return bool({ADMINS_GROUP, DESIGNERS_GROUP} & self.group_names)
+
+    def as_directory_entry(self) -> dict:
+        """The attributes connectors map onto a target system's account."""
+        return {
+            "id": self.id,
+            "username": self.username,
+            "email": self.email,
+            "display_name": self.display_name,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+        }
+
+
+class Group(db.Model):
+    __tablename__ = "groups"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(150), unique=True)
+    members: Mapped[list[User]] = relationship(secondary=group_members, back_populates="groups")
+
+
+class Application(db.Model):
+    __tablename__ = "applications"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(20))  # "connected" | "disconnected"
+    approver_group_id: Mapped[str | None] = mapped_column(ForeignKey("groups.id"))
+    fulfiller_group_id: Mapped[str | None] = mapped_column(ForeignKey("groups.id"))
+    workflow_key: Mapped[str] = mapped_column(String(100), default="access_request")
+    connector_settings: Mapped[dict | None] = mapped_column(JSON)
+    notification_email: Mapped[str | None] = mapped_column(String(320))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    quarantined_at: Mapped[datetime | None] = mapped_column()
+
+    approver_group: Mapped[Group | None] = relationship(foreign_keys=[approver_group_id])
+    fulfiller_group: Mapped[Group | None] = relationship(foreign_keys=[fulfiller_group_id])
+
+    def public_connector_settings(self) -> dict | None:
+        """Connector settings with every secret replaced by a marker: safe to show or log."""
+        if self.connector_settings is None:
+            return None
+        return {
+            k: ("********" if k in SECRET_SETTINGS and v else v)
+            for k, v in self.connector_settings.items()
+        }
+
+
+class Account(db.Model):
+    """An account a user holds in an application; ended, never deleted, so history stays."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("applications.id"), index=True)
+    external_id: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    request_item_id: Mapped[str | None] = mapped_column(String(36))
+    ended_at: Mapped[datetime | None] = mapped_column()
+
+
+class ApiToken(db.Model):
+    """A bearer token; only its SHA-256 is stored, so a database leak reveals no token."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (UniqueConstraint("token_hash"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+    user: Mapped[User] = relationship(lazy="joined")

@@ -1,0 +1,81 @@
+"""Deployed BPMN versions, running instances and the human tasks they wait on."""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from engine.db import db, new_id, utcnow
+from engine.models.access import RequestItem
+
+
+class WorkflowVersion(db.Model):
+    """One deployed BPMN file: instances point here instead of carrying the definition."""
+
+    __tablename__ = "workflow_versions"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    key: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[int] = mapped_column()
+    content_hash: Mapped[str] = mapped_column(String(64))
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    deployed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deployed_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+
+
+class ProcessInstance(db.Model):
+    """The saved SpiffWorkflow state of one item; `version` refuses stale writes."""
+
+    __tablename__ = "process_instances"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    item_id: Mapped[str] = mapped_column(ForeignKey("request_items.id"), unique=True)
+    workflow_version_id: Mapped[str] = mapped_column(ForeignKey("workflow_versions.id"))
+    state: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    item: Mapped[RequestItem] = relationship()
+    workflow_version: Mapped[WorkflowVersion] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class HumanTask(db.Model):
+    """A ready manual task, with the columns the inbox filters on copied in and indexed."""
+
+    __tablename__ = "human_tasks"
+    __table_args__ = (
+        Index("ix_human_tasks_open_user", "status", "candidate_user_id"),
+        Index("ix_human_tasks_open_group", "status", "candidate_group_id"),
+        Index("ix_human_tasks_open_claimer", "status", "claimed_by_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("request_items.id"), index=True)
+    spiff_task_id: Mapped[str] = mapped_column(String(36))
+    spec_name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(300))
+    lane: Mapped[str | None] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(30), default="approval")
+    candidate_user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    candidate_group_id: Mapped[str | None] = mapped_column(ForeignKey("groups.id"))
+    # Copied from the item: separation of duties is checked without a join.
+    requester_id: Mapped[str] = mapped_column(String(36))
+    beneficiary_id: Mapped[str] = mapped_column(String(36))
+    application_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    claimed_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    claimed_at: Mapped[datetime | None] = mapped_column()
+    due_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column()
+    completed_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    decision: Mapped[str | None] = mapped_column(String(20))
+    comment: Mapped[str | None] = mapped_column(Text)
+
+    item: Mapped[RequestItem] = relationship(lazy="joined")

@@ -1,0 +1,165 @@
+"""The SpiffWorkflow adapter: a safe script engine, and saving/loading instances by reference."""
+
+import json
+from collections import OrderedDict
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
+from SpiffWorkflow.util.task import TaskState
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from engine.bpmn import DeferredServiceTask, spec_for
+from engine.db import db
+from engine.errors import Invalid
+from engine.expressions import ExpressionError, check_expression, evaluate_expression
+from engine.models import ProcessInstance, WorkflowVersion
+
+
+class SafeScriptEngine(PythonScriptEngine):
+    """Evaluates BPMN expressions with the allow-listed evaluator; never runs scripts."""
+
+    def validate(self, expression):
+        check_expression(expression)
+
+    def evaluate(self, task, expression, external_context=None):
+        names = dict(task.data)
+        names.update(external_context or {})
+        try:
+            return evaluate_expression(expression, names)
+        except ExpressionError as err:
+            raise WorkflowTaskException(f"expression {expression!r}: {err}", task=task) from err
+
+    def execute(self, task, script, external_context=None):
+        raise WorkflowTaskException("script execution is disabled in accessflow", task=task)
+
+    def call_service(self, task, **kwargs):
+        # Spiff's own version has a NameError in its error path; service calls are jobs here.
+        raise WorkflowTaskException("service tasks run as provisioning jobs", task=task)
+
+
+class ByReferenceWorkflowConverter(BpmnWorkflowConverter):
+    """Saves an instance without its definition and restores it onto the cached, parsed spec."""
+
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct, spec=None, subprocess_specs=None):
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+SCRIPT_ENGINE = SafeScriptEngine()
+_config = dict(SPIFF_CONFIG)
+_config[DeferredServiceTask] = ServiceTaskConverter
+_config[BpmnWorkflow] = ByReferenceWorkflowConverter
+SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_config))
+# Parsed instances kept between operations; an entry is only reused when the row's version
+# still matches, so another process's write simply makes it stale.
+_live: OrderedDict[str, tuple[int, BpmnWorkflow]] = OrderedDict()
+LIVE_LIMIT = 2000
+
+
+def new_workflow(version: WorkflowVersion, data: dict) -> BpmnWorkflow:
+    """A fresh workflow of that version, with `data` on its start and run to its first wait."""
+    spec, subprocesses = spec_for(version)
+    workflow = BpmnWorkflow(spec, subprocesses, script_engine=SCRIPT_ENGINE)
+    for task in workflow.get_tasks(state=TaskState.READY):
+        task.data.update(data)
+    run_engine(workflow)
+    return workflow
+
+
+def run_engine(workflow: BpmnWorkflow) -> None:
+    """Advance the workflow as far as it goes; an expression failure is the designer's error."""
+    try:
+        workflow.do_engine_steps()
+    except WorkflowTaskException as err:
+        raise Invalid(f"the workflow failed at {err.task_spec.name if err.task_spec else '?'}: {err}") from err
+
+
+def dump_state(workflow: BpmnWorkflow) -> str:
+    """The instance's state without its definition (that lives once, in workflow_versions)."""
+    return json.dumps(SERIALIZER.to_dict(workflow), separators=(",", ":"))
+
+
+def load_workflow(instance: ProcessInstance) -> BpmnWorkflow:
+    """The live workflow of an instance, at exactly the version the row holds."""
+    cached = _live.pop(instance.id, None)
+    if cached is not None and cached[0] == instance.version:
+        return cached[1]
+    spec, subprocesses = spec_for(instance.workflow_version)
+    state = json.loads(instance.state)
+    workflow = SERIALIZER.from_dict(state, spec=spec, subprocess_specs=subprocesses)
+    workflow.script_engine = SCRIPT_ENGINE  # not serialized: without this Spiff falls back to eval
+    return workflow
+
+
+def remember_after_commit(instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
+    """Keep the workflow in memory for the next operation, once (and only if) this commits."""
+    db.session.info.setdefault("live_workflows", {})[instance.id] = (instance, workflow)
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _note_versions(session, _context):
+    for instance, workflow in session.info.get("live_workflows", {}).values():
+        session.info.setdefault("live_versions", {})[instance.id] = (instance.version, workflow)
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_committed(session):
+    session.info.pop("live_workflows", None)
+    for instance_id, entry in session.info.pop("live_versions", {}).items():
+        _live[instance_id] = entry
+        _live.move_to_end(instance_id)
+    while len(_live) > LIVE_LIMIT:
+        _live.popitem(last=False)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_uncommitted(session, _previous_transaction):
+    for instance_id in session.info.pop("live_workflows", {}):
+        _live.pop(instance_id, None)
+    session.info.pop("live_versions", None)
+
+
+def spiff_task(workflow: BpmnWorkflow, task_id: str):
+    return workflow.get_task_from_id(UUID(task_id))
+
+
+def ready_human_tasks(workflow: BpmnWorkflow) -> list:
+    return workflow.get_tasks(state=TaskState.READY, manual=True)
+
+
+def waiting_service_tasks(workflow: BpmnWorkflow) -> list:
+    return [
+        t
+        for t in workflow.get_tasks(state=TaskState.STARTED)
+        if isinstance(t.task_spec, DeferredServiceTask)
+    ]
+
+
+def ended_rejected(workflow: BpmnWorkflow) -> bool:
+    """A finished instance ends 'rejected' when the end event it reached is named for that."""
+    for task in workflow.get_tasks(state=TaskState.COMPLETED):
+        spec = task.task_spec
+        if type(spec).__name__ == "EndEvent":
+            label = f"{spec.bpmn_id or ''} {spec.bpmn_name or ''}".lower()
+            if "reject" in label:
+                return True
+    return False

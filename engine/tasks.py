@@ -1,0 +1,146 @@
+"""What people do with human tasks: see their inbox, claim, release, complete."""
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine import audit, instances, runtime
+from engine.assignment import is_candidate
+from engine.db import db, utcnow
+from engine.errors import Conflict, Invalid, NotAllowed, NotFound
+from engine.models import Account, HumanTask, ProcessInstance, User
+
+DECISIONS = {
+    "approval": ("approve", "reject"),
+    "fulfillment": ("approve", "reject"),
+    "failed_provisioning": ("approve", "reject", "retry"),
+}
+
+
+def inbox_query(user: User, scope: str = "all"):
+    """Open tasks `user` may act on; scope: all | claimable | mine (claimed by me)."""
+    query = select(HumanTask).where(HumanTask.status == "open")
+    if scope == "mine":
+        return query.where(HumanTask.claimed_by_id == user.id)
+    if not user.is_admin:
+        group_ids = [g.id for g in user.groups]
+        query = query.where(
+            or_(HumanTask.candidate_user_id == user.id, HumanTask.candidate_group_id.in_(group_ids)),
+            HumanTask.requester_id != user.id,
+            HumanTask.beneficiary_id != user.id,
+        )
+    if scope == "claimable":
+        query = query.where(or_(HumanTask.claimed_by_id.is_(None), HumanTask.claimed_by_id == user.id))
+    return query
+
+
+def list_inbox(user: User, scope: str = "all") -> list[HumanTask]:
+    return db.session.scalars(inbox_query(user, scope).order_by(HumanTask.created_at, HumanTask.id)).all()
+
+
+def get_task(user: User, task_id: str) -> HumanTask:
+    """A task the user may see: candidates, the claimer, admins, and the item's own people."""
+    task = db.session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound("no such task")
+    involved = user.id in (task.requester_id, task.beneficiary_id, task.claimed_by_id)
+    if not (involved or user.is_admin or is_candidate(user, task)):
+        raise NotFound("no such task")
+    return task
+
+
+def _guard_actionable(user: User, task: HumanTask) -> None:
+    if task.status != "open":
+        raise Conflict(f"the task is already {task.status}")
+    if user.id in (task.requester_id, task.beneficiary_id):
+        raise NotAllowed("nobody may act on an item they requested or that is for themselves")
+    if not is_candidate(user, task):
+        raise NotAllowed("you are not a candidate for this task")
+
+
+def claim_task(user: User, task_id: str) -> HumanTask:
+    """Take the task; one conditional UPDATE so that of many concurrent claims exactly one wins."""
+    task = get_task(user, task_id)
+    _guard_actionable(user, task)
+    won = db.session.execute(
+        update(HumanTask)
+        .where(
+            HumanTask.id == task.id,
+            HumanTask.status == "open",
+            or_(HumanTask.claimed_by_id.is_(None), HumanTask.claimed_by_id == user.id),
+        )
+        .values(claimed_by_id=user.id, claimed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not won:
+        db.session.rollback()
+        raise Conflict("the task is claimed by someone else")
+    audit.record("claimed", user.id, item=task.item, task_id=task.id)
+    db.session.commit()
+    db.session.refresh(task)
+    return task
+
+
+def release_task(user: User, task_id: str) -> HumanTask:
+    task = get_task(user, task_id)
+    if task.status != "open":
+        raise Conflict(f"the task is already {task.status}")
+    if task.claimed_by_id != user.id and not user.is_admin:
+        raise Conflict("only the one who claimed the task may release it")
+    task.claimed_by_id = None
+    task.claimed_at = None
+    audit.record("released", user.id, item=task.item, task_id=task.id)
+    db.session.commit()
+    return task
+
+
+def complete_task(user, task_id, decision, comment=None, account_id=None) -> HumanTask:
+    """Decide the task (claiming it if unclaimed) and advance the item's workflow."""
+    task = get_task(user, task_id)
+    _guard_actionable(user, task)
+    if task.claimed_by_id not in (None, user.id):
+        raise Conflict("the task is claimed by someone else")
+    if decision not in DECISIONS[task.kind]:
+        raise Invalid(f"decision must be one of {', '.join(DECISIONS[task.kind])}", field="decision")
+    needs_account = decision == "approve" and task.kind != "approval"
+    if needs_account and not (account_id or "").strip():
+        raise Invalid("account_id is required to record the account you created", field="account_id")
+    instance = db.session.get(ProcessInstance, task.instance_id)
+    workflow = runtime.load_workflow(instance)
+    spiff = runtime.spiff_task(workflow, task.spiff_task_id)
+    if spiff is None or spiff.state != TaskState.READY:
+        raise Conflict("the workflow is no longer waiting on this task")
+    spiff.data.update(decision=decision, comment=comment or "")
+    spiff.run()
+    runtime.run_engine(workflow)
+    item = task.item
+    task.status, task.decision, task.comment = "completed", decision, comment
+    task.completed_at, task.completed_by_id = utcnow(), user.id
+    task.claimed_by_id = task.claimed_by_id or user.id
+    if decision == "reject":
+        item.outcome_reason = comment or f"rejected at {task.title}"
+    if needs_account:
+        _record_account(user, item, account_id.strip())
+    event = {"approve": "fulfilled" if needs_account else "approved"}.get(decision, decision)
+    audit.record(event, user.id, item=item, task_id=task.id, comment=comment, decision=decision)
+    try:
+        instances.save(instance, workflow)
+        instances.sync(instance, workflow)
+        db.session.commit()
+    except StaleDataError as err:
+        db.session.rollback()
+        raise Conflict("the item changed meanwhile; reload and try again") from err
+    return task
+
+
+def _record_account(user, item, external_id) -> None:
+    account = Account(
+        user_id=item.beneficiary_id,
+        application_id=item.application_id,
+        external_id=external_id,
+        created_by_id=user.id,
+        request_item_id=item.id,
+    )
+    db.session.add(account)
+    db.session.flush()
+    item.account_id = account.id

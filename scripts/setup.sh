@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs everything accessflow needs on a fresh Debian machine: Python packages in .venv,
+# the front-end packages from npm, and Debian's Chromium for the browser tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[test]"
+
+if [ -f package.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+if [ "${ACCESSFLOW_SKIP_BROWSER:-0}" != "1" ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium is missing: run 'sudo apt-get install chromium' for the browser tests" >&2
+  fi
+fi
