@@ -5,8 +5,10 @@ from pathlib import Path
 
 from flask import Flask
 
-from api.config import Config
+from api.config import Config, instance_home
+from api.rest import register_api
 from engine.db import db, tune_sqlite
+from ui import init_ui
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
 
@@ -18,12 +20,22 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     if not app.config.get("SECRET_KEY"):
-        # A per-process key keeps sessions safe by default; set one to share sessions across workers.
-        app.config["SECRET_KEY"] = secrets.token_hex(32)
+        app.config["SECRET_KEY"] = _instance_secret_key()
     db.init_app(app)
     with app.app_context():
         tune_sqlite(db.engine)
+    register_api(app)
+    init_ui(app)
     return app
+
+
+def _instance_secret_key() -> str:
+    """A key generated once and kept in the instance folder, so every worker process shares it."""
+    path = instance_home() / "secret_key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()
 
 
 def deploy_shipped_workflows() -> list:

@@ -4,10 +4,15 @@ import os
 from pathlib import Path
 
 
-def default_database_url() -> str:
+def instance_home() -> Path:
+    """Where the SQLite file and generated secrets live (ACCESSFLOW_HOME, default ./instance)."""
     home = Path(os.environ.get("ACCESSFLOW_HOME", Path.cwd() / "instance"))
     home.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{home / 'accessflow.db'}"
+    return home
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{instance_home() / 'accessflow.db'}"
 
 
 class Config:

@@ -1,4 +1,4 @@
-"""The connector interface shared by every kind of connected application.
+"""The connector interface, error types and HTTP plumbing shared by connectors.
 
 A connector provisions accounts for directory users in one target application.
 Every failure is raised as a :class:`ConnectorError` whose ``retryable`` flag tells
@@ -8,12 +8,17 @@ the engine whether trying again later can help (target down, throttled) or not
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
+import requests
+
+log = logging.getLogger(__name__)
 _BEARER_RE = re.compile(r"(?i)(bearer\s+)[^\s\"',]+")
 
 
@@ -160,3 +165,125 @@ class Connector(ABC):
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def check_setting(ok: bool, message: str) -> None:
+    """Raise ConnectorConfigError(message) unless ok."""
+    if not ok:
+        raise ConnectorConfigError(f"connector settings: {message}")
+
+
+class _BearerAuth(requests.auth.AuthBase):
+    """Sets the Authorization header on each request; its repr never shows the token."""
+
+    def __init__(self, token: Secret) -> None:
+        self._token = token
+
+    def __call__(self, request):
+        request.headers["Authorization"] = f"Bearer {self._token.reveal()}"
+        return request
+
+    def __repr__(self) -> str:
+        return "<BearerAuth token=***>"
+
+
+class HttpConnector(Connector):
+    """Plumbing for connectors speaking HTTP(S) with an optional bearer token.
+
+    Settings: ``base_url`` (required, http/https, no credentials in it), ``token``
+    (optional) and ``timeout`` (seconds, default 10). The token is kept in a
+    :class:`Secret`, only revealed by the auth hook; error messages are redacted;
+    redirects are not followed (the token must never go to another host).
+    """
+
+    label = "HTTP"  # prefix of error messages
+
+    def __init__(self, settings: dict, session=None, headers: dict | None = None) -> None:
+        check_setting(isinstance(settings, dict), "must be a dict")
+        base_url = settings.get("base_url")
+        check_setting(
+            isinstance(base_url, str) and bool(base_url.strip()), "'base_url' is required"
+        )
+        parts = urlsplit(base_url.strip())
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        check_setting(ok, "'base_url' must be an http(s) URL")
+        ok = not (parts.username or parts.password)
+        check_setting(ok, "'base_url' must not embed credentials; use 'token'")
+        self.base_url = base_url.strip().rstrip("/")
+        token = settings.get("token")
+        ok = token is None or (isinstance(token, str) and bool(token.strip()))
+        check_setting(ok, "'token' must be a non-empty string")
+        self._token = Secret(token.strip()) if token else None
+        self.timeout = self.positive_setting(settings, "timeout", 10.0)
+        self._session = session or requests.Session()
+        self._session.headers.update(headers or {})
+        if self._token:
+            self._session.auth = _BearerAuth(self._token)
+
+    @staticmethod
+    def positive_setting(settings: dict, key: str, default: float) -> float:
+        value = settings.get(key, default)
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+        check_setting(ok, f"{key!r} must be a positive number")
+        return float(value)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, token={self._token!r})"
+
+    def close(self) -> None:
+        self._session.close()
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        """Send a request; raise a classified, redacted ConnectorError unless 2xx."""
+        what = f"{self.label} {method} {path}"
+        try:
+            response = self._session.request(
+                method, self.base_url + path, timeout=self.timeout, allow_redirects=False, **kwargs
+            )
+        except requests.exceptions.SSLError as exc:
+            raise ConnectorError(redact(f"{what}: TLS error: {exc}", self._token)) from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
+            message = redact(f"{what}: {kind} ({type(exc).__name__}: {exc})", self._token)
+            raise ConnectorError(message, retryable=True) from None
+        except requests.RequestException as exc:
+            message = redact(f"{what}: request failed ({type(exc).__name__}: {exc})", self._token)
+            raise ConnectorError(message) from None
+        log.debug("%s -> %s", what, response.status_code)
+        status = response.status_code
+        if status < 300:
+            return response
+        message = f"{what} failed: HTTP {status} {response.reason or ''}".rstrip()
+        message += self.describe_error(self.json_object(response) or {})
+        if status < 400:
+            message += " (redirects are not followed: check base_url)"
+        retry_after = None
+        if status in (429, 503):
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        raise ConnectorError(
+            redact(message, self._token),
+            retryable=retryable_status(status),
+            status=status,
+            retry_after=retry_after,
+        )
+
+    def describe_error(self, body: dict) -> str:
+        """Details of an error answer worth putting in the message (SCIM-style by default)."""
+        text = f" [scimType={body['scimType']}]" if body.get("scimType") else ""
+        detail = body.get("detail") or body.get("message")
+        return text + (f": {str(detail)[:500]}" if detail else "")
+
+    @staticmethod
+    def json_object(response: requests.Response) -> dict | None:
+        try:
+            body = response.json()
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
+
+    def request_json(self, method: str, path: str, **kwargs) -> dict:
+        """Send a request whose answer must be a JSON object."""
+        body = self.json_object(self.request(method, path, **kwargs))
+        if body is None:
+            raise ConnectorError(f"{self.label} {method} {path}: answer is not a JSON object")
+        return body

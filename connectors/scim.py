@@ -1,29 +1,19 @@
 """SCIM 2.0 connector (RFC 7643 / RFC 7644) over ``requests``.
 
-Security: the bearer token is kept in a :class:`~connectors.base.Secret` and only
-revealed by the ``requests`` auth hook that sets the header. It is never put in an
-exception message, a repr or a log line, and text coming back from the target is
-scrubbed of it. Redirects are not followed, so the token never goes to another host.
+HTTP, the bearer token and error classification come from
+:class:`~connectors.base.HttpConnector`: the token is never put in an exception
+message, a repr or a log line, and redirects are not followed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import requests
 
-from .base import (
-    Connector,
-    ConnectorConfigError,
-    ConnectorError,
-    MissingAttribute,
-    Secret,
-    parse_retry_after,
-    redact,
-    retryable_status,
-)
+from .base import ConnectorError, HttpConnector, MissingAttribute, check_setting
 
 log = logging.getLogger(__name__)
 
@@ -42,23 +32,12 @@ DEFAULT_ATTRIBUTE_MAP = {
     "externalId": "id",
 }
 # matching attribute -> (filter attribute path, compared case-insensitively?)
-MATCHING = {"userName": ("userName", True), "externalId": ("externalId", False),
-            "emails": ("emails.value", True)}  # fmt: skip
+MATCHING = {
+    "userName": ("userName", True),
+    "externalId": ("externalId", False),
+    "emails": ("emails.value", True),
+}
 READ_ONLY = ("meta", "groups")  # dropped from a resource before PUTting it back
-
-
-class _BearerAuth(requests.auth.AuthBase):
-    """Sets the Authorization header on each request; its repr never shows the token."""
-
-    def __init__(self, token: Secret) -> None:
-        self._token = token
-
-    def __call__(self, request):
-        request.headers["Authorization"] = f"Bearer {self._token.reveal()}"
-        return request
-
-    def __repr__(self) -> str:
-        return "<BearerAuth token=***>"
 
 
 def _clean(value):
@@ -83,73 +62,44 @@ def _set_path(resource: dict, path: str, value) -> None:
     target[leaf] = value
 
 
-def _setting(ok: bool, message: str) -> None:
-    if not ok:
-        raise ConnectorConfigError(f"SCIM settings: {message}")
-
-
-def _positive(settings: dict, key: str, default: float) -> float:
-    value = settings.get(key, default)
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
-    _setting(ok, f"{key!r} must be a positive number")
-    return float(value)
-
-
-class ScimConnector(Connector):
+class ScimConnector(HttpConnector):
     """Provision users in a SCIM 2.0 service provider (see the module docstring)."""
 
+    label = "SCIM"
+
     def __init__(self, settings: dict, session: requests.Session | None = None) -> None:
-        _setting(isinstance(settings, dict), "must be a dict")
-        base_url = settings.get("base_url")
-        _setting(isinstance(base_url, str) and bool(base_url.strip()), "'base_url' is required")
-        parts = urlsplit(base_url.strip())
-        _setting(parts.scheme in ("http", "https") and bool(parts.hostname),
-                 "'base_url' must be an http(s) URL")  # fmt: skip
-        _setting(not (parts.username or parts.password),
-                 "'base_url' must not embed credentials; use 'token'")  # fmt: skip
-        self.base_url = base_url.strip().rstrip("/")
-        token = settings.get("token")
-        _setting(token is None or (isinstance(token, str) and bool(token.strip())),
-                 "'token' must be a non-empty string")  # fmt: skip
-        self._token = Secret(token.strip()) if token else None
+        headers = {"Content-Type": SCIM_JSON, "Accept": SCIM_JSON}
+        super().__init__(settings, session, headers)
         self.matching_attribute = settings.get("matching_attribute") or "userName"
-        _setting(self.matching_attribute in MATCHING,
-                 f"'matching_attribute' must be one of {sorted(MATCHING)}")  # fmt: skip
+        ok = self.matching_attribute in MATCHING
+        check_setting(ok, f"'matching_attribute' must be one of {sorted(MATCHING)}")
         self.supports_hard_delete = settings.get("supports_hard_delete", False)
-        _setting(isinstance(self.supports_hard_delete, bool),
-                 "'supports_hard_delete' must be a boolean")  # fmt: skip
-        self.timeout = _positive(settings, "timeout", 10.0)
-        self.page_size = int(_positive(settings, "page_size", 100))
+        ok = isinstance(self.supports_hard_delete, bool)
+        check_setting(ok, "'supports_hard_delete' must be a boolean")
+        self.page_size = int(self.positive_setting(settings, "page_size", 100))
         self.attribute_map = self._merge_map(settings.get("attribute_map") or {})
         self._patch_supported: bool | None = None  # unknown until SPC or a PATCH tells
-        self._session = session or requests.Session()
-        self._session.headers.update({"Content-Type": SCIM_JSON, "Accept": SCIM_JSON})
-        if self._token:
-            self._session.auth = _BearerAuth(self._token)
 
     def _merge_map(self, overrides: dict) -> dict:
         """The default mapping with overrides applied (a None field drops the attribute)."""
-        _setting(isinstance(overrides, dict) and all(
+        ok = isinstance(overrides, dict) and all(
             isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in overrides.items()
-        ), "'attribute_map' must map SCIM attribute paths to directory field names")  # fmt: skip
+        )
+        check_setting(ok, "'attribute_map' must map SCIM attribute paths to directory fields")
         merged = dict(DEFAULT_ATTRIBUTE_MAP)
         for path, field in overrides.items():
             merged["emails" if path == "emails.value" else path] = field
         merged = {path: field for path, field in merged.items() if field}
         for required in ("userName", self.matching_attribute):
-            _setting(required in merged, f"'attribute_map' must map {required!r}")
+            check_setting(required in merged, f"'attribute_map' must map {required!r}")
         return merged
 
     def __repr__(self) -> str:
         return (
             f"ScimConnector(base_url={self.base_url!r}, "
             f"matching_attribute={self.matching_attribute!r}, "
-            f"supports_hard_delete={self.supports_hard_delete}, "
-            f"token={'***' if self._token else None})"
+            f"supports_hard_delete={self.supports_hard_delete}, token={self._token!r})"
         )
-
-    def close(self) -> None:
-        self._session.close()
 
     # -- mapping ---------------------------------------------------------------------------
 
@@ -193,55 +143,6 @@ class ScimConnector(Connector):
             "resource": resource,
         }
 
-    # -- HTTP ------------------------------------------------------------------------------
-
-    def _request(self, method: str, path: str, **kwargs) -> requests.Response:
-        what = f"SCIM {method} {path}"
-        try:
-            response = self._session.request(
-                method, self.base_url + path, timeout=self.timeout, allow_redirects=False, **kwargs
-            )
-        except requests.exceptions.SSLError as exc:
-            raise ConnectorError(redact(f"{what}: TLS error: {exc}", self._token)) from None
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
-            message = redact(f"{what}: {kind} ({type(exc).__name__}: {exc})", self._token)
-            raise ConnectorError(message, retryable=True) from None
-        except requests.RequestException as exc:
-            message = redact(f"{what}: request failed ({type(exc).__name__}: {exc})", self._token)
-            raise ConnectorError(message) from None
-        log.debug("%s -> %s", what, response.status_code)
-        if response.status_code < 300:
-            return response
-        status = response.status_code
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        body = body if isinstance(body, dict) else {}
-        message = f"{what} failed: HTTP {status} {response.reason or ''}".rstrip()
-        if body.get("scimType"):
-            message += f" [scimType={body['scimType']}]"
-        if body.get("detail"):
-            message += f": {str(body['detail'])[:500]}"
-        if status < 400:
-            message += " (redirects are not followed: check base_url)"
-        retry_after = None
-        if status in (429, 503):
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        raise ConnectorError(redact(message, self._token), retryable=retryable_status(status),
-                             status=status, retry_after=retry_after)  # fmt: skip
-
-    def _get_json(self, method: str, path: str, **kwargs) -> dict:
-        response = self._request(method, path, **kwargs)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise ConnectorError(f"SCIM {method} {path}: answer is not a JSON object")
-        return body
-
     def _user_path(self, external_id: str) -> str:
         if not isinstance(external_id, str) or not external_id:
             raise ConnectorError("external_id must be a non-empty string")
@@ -250,10 +151,10 @@ class ScimConnector(Connector):
     # -- operations ------------------------------------------------------------------------
 
     def test_connection(self) -> dict:
-        spc = self._get_json("GET", "/ServiceProviderConfig")
+        spc = self.request_json("GET", "/ServiceProviderConfig")
         # RFC 7644 lets /ServiceProviderConfig answer without authentication: make one
         # authenticated call too, to prove the token is accepted.
-        users = self._get_json("GET", "/Users", params={"startIndex": 1, "count": 1})
+        users = self.request_json("GET", "/Users", params={"startIndex": 1, "count": 1})
 
         def supported(feature: str) -> bool:
             return bool((spc.get(feature) or {}).get("supported"))
@@ -275,7 +176,7 @@ class ScimConnector(Connector):
         # escapes quotes, backslashes and control characters.
         scim_filter = f"{attribute} eq {json.dumps(value, ensure_ascii=False)}"
         params = {"filter": scim_filter, "startIndex": 1, "count": 10}
-        resources = self._get_json("GET", "/Users", params=params).get("Resources") or []
+        resources = self.request_json("GET", "/Users", params=params).get("Resources") or []
 
         def same(other) -> bool:
             other = str(other or "")
@@ -290,8 +191,8 @@ class ScimConnector(Connector):
         # link somebody else's account.
         found = [r for r in resources if isinstance(r, dict) and matches(r)]
         if len(found) > 1:
-            raise ConnectorError(f"{len(found)} SCIM accounts match on "
-                                 f"{self.matching_attribute!r}; refusing to pick one")  # fmt: skip
+            attribute = self.matching_attribute
+            raise ConnectorError(f"{len(found)} accounts match on {attribute!r}; not picking one")
         return self._account(found[0]) if found else None
 
     def create_account(self, user: dict) -> dict:
@@ -301,22 +202,21 @@ class ScimConnector(Connector):
         existing = self.find_account(user)
         if existing is None:
             try:
-                response = self._request("POST", "/Users", json=resource)
+                response = self.request("POST", "/Users", json=resource)
             except ConnectorError as exc:
                 if exc.status != 409:
                     raise
                 existing = self.find_account(user)  # created concurrently: link it
                 if existing is None:
-                    message = (f"{exc.message} (conflicting account does not match on "
-                               f"{self.matching_attribute!r}: not linking it)")  # fmt: skip
+                    attribute = self.matching_attribute
+                    message = f"{exc.message} (none matches on {attribute!r}: not linking)"
                     raise ConnectorError(message, status=409) from None
             else:
-                if response.content:
-                    return self._account(response.json())
-                existing = self.find_account(user)  # 201 without a body
-                if existing is None:
+                body = self.json_object(response)
+                created = body or self.find_account(user)  # 201 without a body: look it up
+                if created is None:
                     raise ConnectorError("SCIM created the account but cannot find it")
-                return existing
+                return self._account(body) if body else created
         return {**existing, "linked": True}
 
     def update_account(self, external_id: str, user: dict) -> dict:
@@ -332,7 +232,7 @@ class ScimConnector(Connector):
         if self._patch_supported is not False:
             operations = [{"op": "replace", "path": p, "value": v} for p, v in values]
             try:
-                response = self._request(
+                response = self.request(
                     "PATCH", path, json={"schemas": [PATCH_SCHEMA], "Operations": operations}
                 )
             except ConnectorError as exc:
@@ -342,22 +242,25 @@ class ScimConnector(Connector):
                 self._patch_supported = False
             else:
                 self._patch_supported = True
-                return self._account(response.json() if response.content else
-                                     self._get_json("GET", path))  # fmt: skip
-        resource = self._get_json("GET", path)
+                return self._written(response, path)
+        resource = self.request_json("GET", path)
         for attribute in READ_ONLY:
             resource.pop(attribute, None)
         for attribute, value in values:
             _set_path(resource, attribute, value)
-        response = self._request("PUT", path, json=resource)
-        return self._account(response.json() if response.content else self._get_json("GET", path))
+        response = self.request("PUT", path, json=resource)
+        return self._written(response, path)
+
+    def _written(self, response, path: str) -> dict:
+        """The account a PATCH/PUT answered with, or read back (204 No Content)."""
+        return self._account(self.json_object(response) or self.request_json("GET", path))
 
     def delete_account(self, external_id: str) -> None:
         if not self.supports_hard_delete:
             self.disable_account(external_id)
             return
         try:
-            self._request("DELETE", self._user_path(external_id))
+            self.request("DELETE", self._user_path(external_id))
         except ConnectorError as exc:
             if exc.status != 404:
                 raise
@@ -368,7 +271,7 @@ class ScimConnector(Connector):
         start = 1
         while True:
             params = {"startIndex": start, "count": self.page_size}
-            body = self._get_json("GET", "/Users", params=params)
+            body = self.request_json("GET", "/Users", params=params)
             resources = [r for r in body.get("Resources") or [] if isinstance(r, dict)]
             new = [r for r in resources if r.get("id") not in accounts]
             if resources and not new:  # a target ignoring startIndex would loop forever

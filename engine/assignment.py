@@ -11,7 +11,9 @@ def _admins() -> Group | None:
 
 def _eligible(user: User | None, item: RequestItem) -> bool:
     """Nobody acts on an item they requested or that is for themselves."""
-    return user is not None and user.active and user.id not in (item.requester_id, item.beneficiary_id)
+    return (
+        user is not None and user.active and user.id not in (item.requester_id, item.beneficiary_id)
+    )
 
 
 def _group_with_eligible_member(group: Group | None, item: RequestItem) -> Group | None:

@@ -21,7 +21,9 @@ EVENTS = (
 )
 
 
-def record(event: str, actor_id: str | None = None, *, item=None, task_id=None, comment=None, **details):
+def record(
+    event: str, actor_id: str | None = None, *, item=None, task_id=None, comment=None, **details
+):
     """Append one event; `details` must never carry a secret (callers pass ids and names only)."""
     db.session.add(
         AuditEvent(

@@ -73,7 +73,9 @@ def _check_document(root) -> str:
     for tag in REFUSED_EXTENSIONS:
         for node in process.iter(f"{{{SPIFF_NS}}}{tag}"):
             owner = _flow_node(node)
-            raise Invalid(f"{_element_name(owner)}: {tag} scripts are not allowed", element=owner.get("id"))
+            raise Invalid(
+                f"{_element_name(owner)}: {tag} scripts are not allowed", element=owner.get("id")
+            )
     lanes = {}
     for lane in process.iter(f"{{{BPMN_NS}}}lane"):
         for ref in lane.iter(f"{{{BPMN_NS}}}flowNodeRef"):
@@ -96,8 +98,12 @@ def _check_document(root) -> str:
             )
     for node in process.iter(f"{{{BPMN_NS}}}serviceTask"):
         if node.find(f".//{{{SPIFF_NS}}}serviceTaskOperator") is None:
-            raise Invalid(f"{_element_name(node)}: a service task needs an operator", element=node.get("id"))
-    expressions = [(n, n.text or "") for t in EXPRESSION_TAGS for n in process.iter(f"{{{BPMN_NS}}}{t}")]
+            raise Invalid(
+                f"{_element_name(node)}: a service task needs an operator", element=node.get("id")
+            )
+    expressions = [
+        (n, n.text or "") for t in EXPRESSION_TAGS for n in process.iter(f"{{{BPMN_NS}}}{t}")
+    ]
     expressions += [(n, n.get("value", "")) for n in process.iter(f"{{{SPIFF_NS}}}parameter")]
     for node, source in expressions:
         owner = _flow_node(node.getparent())
@@ -162,5 +168,7 @@ def deploy(content: str | bytes, deployed_by_id: str | None = None) -> WorkflowV
 def latest_version(key: str) -> WorkflowVersion | None:
     newest = select(func.max(WorkflowVersion.version)).where(WorkflowVersion.key == key)
     return db.session.scalar(
-        select(WorkflowVersion).where(WorkflowVersion.key == key, WorkflowVersion.version == newest.scalar_subquery())
+        select(WorkflowVersion).where(
+            WorkflowVersion.key == key, WorkflowVersion.version == newest.scalar_subquery()
+        )
     )

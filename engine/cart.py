@@ -11,17 +11,29 @@ from engine.models import AccessRequest, CartItem, RequestItem, User
 from engine.models.access import ACCOUNT_MODES
 
 
-def add_to_cart(user: User, application: str, beneficiary: str | None = None,
-                account_mode: str = "create", justification: str | None = None) -> CartItem:
+def add_to_cart(
+    user: User,
+    application: str,
+    beneficiary: str | None = None,
+    account_mode: str = "create",
+    justification: str | None = None,
+) -> CartItem:
     """Put one application for one beneficiary (default: the requester) in the cart."""
     if account_mode not in ACCOUNT_MODES:
-        raise Invalid(f"account_mode must be one of {', '.join(ACCOUNT_MODES)}", field="account_mode")
+        raise Invalid(
+            f"account_mode must be one of {', '.join(ACCOUNT_MODES)}", field="account_mode"
+        )
     app = application_by_key(application)
     if not app.enabled:
         raise Invalid(f"application {application!r} is not open for requests", field="application")
     person = user_by_username(beneficiary, field="beneficiary") if beneficiary else user
-    line = CartItem(owner_id=user.id, application=app, beneficiary=person,
-                    account_mode=account_mode, justification=justification)
+    line = CartItem(
+        owner_id=user.id,
+        application=app,
+        beneficiary=person,
+        account_mode=account_mode,
+        justification=justification,
+    )
     db.session.add(line)
     db.session.commit()
     return line
@@ -29,7 +41,9 @@ def add_to_cart(user: User, application: str, beneficiary: str | None = None,
 
 def list_cart(user: User) -> list[CartItem]:
     return db.session.scalars(
-        select(CartItem).where(CartItem.owner_id == user.id).order_by(CartItem.created_at, CartItem.id)
+        select(CartItem)
+        .where(CartItem.owner_id == user.id)
+        .order_by(CartItem.created_at, CartItem.id)
     ).all()
 
 
@@ -46,7 +60,8 @@ def submit_cart(user: User, idempotency_key: str | None = None) -> AccessRequest
     if idempotency_key:
         earlier = db.session.scalar(
             select(AccessRequest).where(
-                AccessRequest.requester_id == user.id, AccessRequest.idempotency_key == idempotency_key
+                AccessRequest.requester_id == user.id,
+                AccessRequest.idempotency_key == idempotency_key,
             )
         )
         if earlier is not None:
@@ -59,9 +74,14 @@ def submit_cart(user: User, idempotency_key: str | None = None) -> AccessRequest
     for position, line in enumerate(lines):
         _guard_no_open_item(line)
         item = RequestItem(
-            request=request, position=position, requester_id=user.id, requester=user,
-            beneficiary=line.beneficiary, application=line.application,
-            account_mode=line.account_mode, justification=line.justification,
+            request=request,
+            position=position,
+            requester_id=user.id,
+            requester=user,
+            beneficiary=line.beneficiary,
+            application=line.application,
+            account_mode=line.account_mode,
+            justification=line.justification,
             open_key=f"{line.beneficiary.id}:{line.application.id}",
         )
         db.session.add(item)
@@ -73,13 +93,17 @@ def submit_cart(user: User, idempotency_key: str | None = None) -> AccessRequest
         db.session.commit()
     except IntegrityError as err:
         db.session.rollback()
-        raise Conflict("a request for the same person and application was submitted meanwhile") from err
+        raise Conflict(
+            "a request for the same person and application was submitted meanwhile"
+        ) from err
     return request
 
 
 def _guard_no_open_item(line: CartItem) -> None:
     open_item = db.session.scalar(
-        select(RequestItem).where(RequestItem.open_key == f"{line.beneficiary.id}:{line.application.id}")
+        select(RequestItem).where(
+            RequestItem.open_key == f"{line.beneficiary.id}:{line.application.id}"
+        )
     )
     if open_item is not None:
         raise Conflict(

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from engine import audit
 from engine.db import db
-from engine.errors import Invalid, NotFound
+from engine.errors import Invalid
 from engine.models import Application, Group, User
 
 _hasher = PasswordHasher()
@@ -48,7 +48,9 @@ def import_directory(source: str | dict) -> dict:
     try:
         data = json.loads(source) if isinstance(source, str) else source
     except json.JSONDecodeError as err:
-        raise Invalid(f"the directory file is not valid JSON: line {err.lineno}: {err.msg}") from err
+        raise Invalid(
+            f"the directory file is not valid JSON: line {err.lineno}: {err.msg}"
+        ) from err
     if not isinstance(data, dict):
         raise Invalid("the directory file must be a JSON object with users, groups, applications")
     try:
@@ -97,7 +99,9 @@ def _import_users(entries: list[dict]) -> int:
         manager = entry.get("manager")
         user = by_name[entry["username"].strip()]
         if manager:
-            boss = by_name.get(manager) or db.session.scalar(select(User).where(User.username == manager))
+            boss = by_name.get(manager) or db.session.scalar(
+                select(User).where(User.username == manager)
+            )
             if boss is None:
                 raise Invalid(f"users[{index}] ({user.username}): unknown manager {manager!r}")
             if boss is user:
@@ -143,7 +147,9 @@ def _import_applications(entries: list[dict]) -> int:
         connector = entry.get("connector")
         if kind == "connected" and not (isinstance(connector, dict) and connector.get("type")):
             raise Invalid(f"{where}: a connected application needs connector settings with a type")
-        app = db.session.scalar(select(Application).where(Application.key == key)) or Application(key=key)
+        app = db.session.scalar(select(Application).where(Application.key == key)) or Application(
+            key=key
+        )
         app.name = entry.get("name") or key
         app.description = entry.get("description")
         app.kind = kind

@@ -54,7 +54,9 @@ def sync(instance, workflow, open_tasks=None, open_jobs=None) -> None:
     item = instance.item
     if open_tasks is None:
         open_tasks = db.session.scalars(
-            select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == "open")
+            select(HumanTask).where(
+                HumanTask.instance_id == instance.id, HumanTask.status == "open"
+            )
         ).all()
     ready = {str(t.id): t for t in runtime.ready_human_tasks(workflow)}
     for row in open_tasks:
@@ -64,7 +66,9 @@ def sync(instance, workflow, open_tasks=None, open_jobs=None) -> None:
     known = {row.spiff_task_id for row in open_tasks}
     kinds = []
     for task_id, task in ready.items():
-        kind = TASK_KINDS.get(task.task_spec.name, "fulfillment" if task.task_spec.lane == "Fulfiller" else "approval")
+        kind = TASK_KINDS.get(
+            task.task_spec.name, "fulfillment" if task.task_spec.lane == "Fulfiller" else "approval"
+        )
         kinds.append(kind)
         if task_id not in known:
             _create_task_row(instance, item, task, kind)
@@ -107,7 +111,9 @@ def _queue_jobs(instance, item, workflow, waiting, open_jobs) -> None:
     for task in waiting:
         if str(task.id) in queued:
             continue
-        params = {name: value["value"] for name, value in task.task_spec.evaluate_params(task).items()}
+        params = {
+            name: value["value"] for name, value in task.task_spec.evaluate_params(task).items()
+        }
         job = ProvisioningJob(
             item_id=item.id,
             instance_id=instance.id,

@@ -22,16 +22,21 @@ def can_see_item(user: User, item: RequestItem) -> bool:
     if user.is_admin or user.id in (item.requester_id, item.beneficiary_id):
         return True
     group_ids = [g.id for g in user.groups]
-    return db.session.scalar(
-        select(HumanTask.id).where(
-            HumanTask.item_id == item.id,
-            or_(
-                HumanTask.candidate_user_id == user.id,
-                HumanTask.candidate_group_id.in_(group_ids),
-                HumanTask.claimed_by_id == user.id,
-            ),
-        ).limit(1)
-    ) is not None
+    return (
+        db.session.scalar(
+            select(HumanTask.id)
+            .where(
+                HumanTask.item_id == item.id,
+                or_(
+                    HumanTask.candidate_user_id == user.id,
+                    HumanTask.candidate_group_id.in_(group_ids),
+                    HumanTask.claimed_by_id == user.id,
+                ),
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def get_item(user: User, item_id: str) -> RequestItem:
@@ -80,7 +85,9 @@ def cancel_item(user: User, item_id: str, reason: str | None = None) -> RequestI
     ):
         task.status, task.completed_at = "cancelled", utcnow()
     for job in db.session.scalars(
-        select(ProvisioningJob).where(ProvisioningJob.item_id == item.id, ProvisioningJob.status == "pending")
+        select(ProvisioningJob).where(
+            ProvisioningJob.item_id == item.id, ProvisioningJob.status == "pending"
+        )
     ):
         job.status = "cancelled"
     item.finish("cancelled", reason or "cancelled by the requester")

@@ -12,7 +12,6 @@ from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
 from SpiffWorkflow.util.task import TaskState
-
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -90,7 +89,9 @@ def run_engine(workflow: BpmnWorkflow) -> None:
     try:
         workflow.do_engine_steps()
     except WorkflowTaskException as err:
-        raise Invalid(f"the workflow failed at {err.task_spec.name if err.task_spec else '?'}: {err}") from err
+        raise Invalid(
+            f"the workflow failed at {err.task_spec.name if err.task_spec else '?'}: {err}"
+        ) from err
 
 
 def dump_state(workflow: BpmnWorkflow) -> str:

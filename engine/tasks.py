@@ -25,17 +25,23 @@ def inbox_query(user: User, scope: str = "all"):
     if not user.is_admin:
         group_ids = [g.id for g in user.groups]
         query = query.where(
-            or_(HumanTask.candidate_user_id == user.id, HumanTask.candidate_group_id.in_(group_ids)),
+            or_(
+                HumanTask.candidate_user_id == user.id, HumanTask.candidate_group_id.in_(group_ids)
+            ),
             HumanTask.requester_id != user.id,
             HumanTask.beneficiary_id != user.id,
         )
     if scope == "claimable":
-        query = query.where(or_(HumanTask.claimed_by_id.is_(None), HumanTask.claimed_by_id == user.id))
+        query = query.where(
+            or_(HumanTask.claimed_by_id.is_(None), HumanTask.claimed_by_id == user.id)
+        )
     return query
 
 
 def list_inbox(user: User, scope: str = "all") -> list[HumanTask]:
-    return db.session.scalars(inbox_query(user, scope).order_by(HumanTask.created_at, HumanTask.id)).all()
+    return db.session.scalars(
+        inbox_query(user, scope).order_by(HumanTask.created_at, HumanTask.id)
+    ).all()
 
 
 def get_task(user: User, task_id: str) -> HumanTask:
@@ -101,10 +107,14 @@ def complete_task(user, task_id, decision, comment=None, account_id=None) -> Hum
     if task.claimed_by_id not in (None, user.id):
         raise Conflict("the task is claimed by someone else")
     if decision not in DECISIONS[task.kind]:
-        raise Invalid(f"decision must be one of {', '.join(DECISIONS[task.kind])}", field="decision")
+        raise Invalid(
+            f"decision must be one of {', '.join(DECISIONS[task.kind])}", field="decision"
+        )
     needs_account = decision == "approve" and task.kind != "approval"
     if needs_account and not (account_id or "").strip():
-        raise Invalid("account_id is required to record the account you created", field="account_id")
+        raise Invalid(
+            "account_id is required to record the account you created", field="account_id"
+        )
     instance = db.session.get(ProcessInstance, task.instance_id)
     workflow = runtime.load_workflow(instance)
     spiff = runtime.spiff_task(workflow, task.spiff_task_id)

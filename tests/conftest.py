@@ -16,10 +16,23 @@ DIRECTORY = {
     "users": [
         {"username": "root", "email": "root@example.com", "display_name": "Rita Root"},
         {"username": "mark", "email": "mark@example.com", "display_name": "Mark Manager"},
-        {"username": "alice", "email": "alice@example.com", "display_name": "Alice Archer",
-         "manager": "mark", "first_name": "Alice", "last_name": "Archer", "password": "alice-pw"},
-        {"username": "bob", "email": "bob@example.com", "display_name": "Bob Baker",
-         "manager": "mark", "first_name": "Bob", "last_name": "Baker"},
+        {
+            "username": "alice",
+            "email": "alice@example.com",
+            "display_name": "Alice Archer",
+            "manager": "mark",
+            "first_name": "Alice",
+            "last_name": "Archer",
+            "password": "alice-pw",
+        },
+        {
+            "username": "bob",
+            "email": "bob@example.com",
+            "display_name": "Bob Baker",
+            "manager": "mark",
+            "first_name": "Bob",
+            "last_name": "Baker",
+        },
         {"username": "gina", "email": "gina@example.com", "manager": "mark"},
         {"username": "fred", "email": "fred@example.com", "manager": "mark"},
         {"username": "fiona", "email": "fiona@example.com", "manager": "mark"},
@@ -33,13 +46,27 @@ DIRECTORY = {
         {"name": "it-fulfillers", "members": ["fred", "fiona"]},
     ],
     "applications": [
-        {"key": "crm", "name": "CRM", "kind": "disconnected",
-         "approver_group": "crm-approvers", "fulfiller_group": "it-fulfillers"},
-        {"key": "wiki", "name": "Wiki", "kind": "connected",
-         "approver_group": "crm-approvers", "fulfiller_group": "it-fulfillers",
-         "notification_email": "it@example.com",
-         "connector": {"type": "scim", "base_url": "http://127.0.0.1:9/wiki/v2",
-                       "token": "wiki-secret-token", "matching_attribute": "userName"}},
+        {
+            "key": "crm",
+            "name": "CRM",
+            "kind": "disconnected",
+            "approver_group": "crm-approvers",
+            "fulfiller_group": "it-fulfillers",
+        },
+        {
+            "key": "wiki",
+            "name": "Wiki",
+            "kind": "connected",
+            "approver_group": "crm-approvers",
+            "fulfiller_group": "it-fulfillers",
+            "notification_email": "it@example.com",
+            "connector": {
+                "type": "scim",
+                "base_url": "http://127.0.0.1:9/wiki/v2",
+                "token": "wiki-secret-token",
+                "matching_attribute": "userName",
+            },
+        },
     ],
 }
 
@@ -81,8 +108,9 @@ def database_url(request, tmp_path):
 @pytest.fixture
 def app(database_url):
     """A fresh schema with the shipped workflows deployed and the small directory loaded."""
-    application = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True,
-                              "SECRET_KEY": "test-secret"})
+    application = create_app(
+        {"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True, "SECRET_KEY": "test-secret"}
+    )
     with application.app_context():
         db.drop_all()
         db.create_all()

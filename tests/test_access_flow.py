@@ -30,8 +30,16 @@ def test_disconnected_request_is_fulfilled_by_hand(people):
     account = db.session.get(Account, item.account_id)
     assert (account.user_id, account.external_id) == (alice.id, "CRM-0042")
     events = [e.event for e in items.item_history(item)]
-    assert events == ["submitted", "task_created", "approved", "task_created", "approved",
-                      "task_created", "claimed", "fulfilled"]
+    assert events == [
+        "submitted",
+        "task_created",
+        "approved",
+        "task_created",
+        "approved",
+        "task_created",
+        "claimed",
+        "fulfilled",
+    ]
 
 
 def test_cart_for_several_colleagues_runs_one_instance_per_item(people):
@@ -71,7 +79,11 @@ def test_connected_request_queues_a_provisioning_job(people):
     decide(people["gina"], item)
     assert item.status == "provisioning"
     job = db.session.scalar(select(ProvisioningJob).where(ProvisioningJob.item_id == item.id))
-    assert (job.operation, job.params, job.status) == ("provision", {"operation": "create"}, "pending")
+    assert (job.operation, job.params, job.status) == (
+        "provision",
+        {"operation": "create"},
+        "pending",
+    )
     assert open_task(item) is None
 
 
