@@ -184,15 +184,16 @@ class ScimConnector(HttpConnector):
 
         def matches(resource) -> bool:
             if self.matching_attribute == "emails":
-                return any(same(e.get("value")) for e in resource.get("emails") or [] if e)
+                emails = resource.get("emails") or []
+                return any(isinstance(e, dict) and same(e.get("value")) for e in emails)
             return same(resource.get(self.matching_attribute))
 
         # Check the answer ourselves: a target that ignores the filter must not make us
         # link somebody else's account.
         found = [r for r in resources if isinstance(r, dict) and matches(r)]
         if len(found) > 1:
-            attribute = self.matching_attribute
-            raise ConnectorError(f"{len(found)} accounts match on {attribute!r}; not picking one")
+            name = self.matching_attribute
+            raise ConnectorError(f"{len(found)} accounts match on {name!r}; not picking one")
         return self._account(found[0]) if found else None
 
     def create_account(self, user: dict) -> dict:

@@ -29,7 +29,8 @@ from connectors import (
     MissingAttribute,
     connector_for,
 )
-from connectors.scim import ScimConnector, parse_retry_after
+from connectors.base import parse_retry_after
+from connectors.scim import ScimConnector
 from tests import scim_server as server_plugin
 from tests.scim_server import SCIM_TOKEN, ScimServerProcess, free_port
 
@@ -278,7 +279,7 @@ def test_find_refuses_to_pick_among_several_matches(scim_server):
     for name in ("alice", "alice2"):  # the target does not enforce externalId uniqueness
         raw(scim_server, "POST", "/Users", json={"userName": name, "externalId": "dup"})
     conn = ScimConnector(make_settings(scim_server, matching_attribute="externalId"))
-    with pytest.raises(ConnectorError, match="2 SCIM accounts match") as info:
+    with pytest.raises(ConnectorError, match="2 accounts match") as info:
         conn.find_account(make_user("alice", id="dup"))
     assert info.value.retryable is False
 
