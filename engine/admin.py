@@ -1,0 +1,91 @@
+"""What administrators look at: applications and their connectors, and the audit trail."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+
+from engine.db import db
+from engine.errors import Invalid, NotAllowed, NotFound
+from engine.models import Application, AuditEvent, User
+
+
+def _guard_admin(user: User) -> None:
+    if not user.is_admin:
+        raise NotAllowed("only administrators may do this")
+
+
+def list_applications(user: User) -> list[Application]:
+    _guard_admin(user)
+    return db.session.scalars(select(Application).order_by(Application.name)).all()
+
+
+def get_application(user: User, key: str) -> Application:
+    _guard_admin(user)
+    app = db.session.scalar(select(Application).where(Application.key == key))
+    if app is None:
+        raise NotFound(f"no application {key!r}")
+    return app
+
+
+def check_connection(user: User, key: str) -> dict:
+    """Ask the application's connector whether the target answers; raise Invalid when not."""
+    from connectors import connector_for
+    from connectors.base import ConnectorError
+
+    app = get_application(user, key)
+    if not app.connector_settings:
+        raise Invalid(f"{app.name} is disconnected: it has no connector to test")
+    try:
+        with connector_for(app.connector_settings) as connector:
+            return connector.test_connection() or {}
+    except ConnectorError as err:  # its message is redacted by the connector
+        raise Invalid(f"connection failed: {err.message}") from err
+
+
+@dataclass
+class AuditPage:
+    events: list[AuditEvent]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def search_audit(
+    user: User,
+    event: str | None = None,
+    actor: str | None = None,
+    item_id: str | None = None,
+    text: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> AuditPage:
+    """Audit events, newest first, filtered by event, actor username, item id and comment text."""
+    _guard_admin(user)
+    query = select(AuditEvent)
+    if event:
+        query = query.where(AuditEvent.event == event.strip())
+    if actor:
+        query = query.join(User, AuditEvent.actor_id == User.id).where(
+            User.username == actor.strip()
+        )
+    if item_id:
+        query = query.where(
+            or_(AuditEvent.item_id == item_id.strip(), AuditEvent.request_id == item_id.strip())
+        )
+    if text:
+        query = query.where(AuditEvent.comment.ilike(f"%{text.strip()}%"))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    page = max(1, page)
+    events = db.session.scalars(
+        query.order_by(AuditEvent.id.desc()).offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return AuditPage(events=events, total=total, page=page, per_page=per_page)
+
+
+def audit_event_names() -> list[str]:
+    """The event names present in the trail, for the search form's choices."""
+    return db.session.scalars(select(AuditEvent.event).distinct().order_by(AuditEvent.event)).all()

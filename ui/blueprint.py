@@ -1,0 +1,102 @@
+"""The `ui` blueprint: the signed-in user, CSRF on every form, security headers, error pages."""
+
+from functools import wraps
+from pathlib import Path
+
+from flask import Blueprint, abort, g, redirect, request, send_from_directory, session, url_for
+from flask_wtf.csrf import CSRFError
+
+from engine.authentication import session_user
+from engine.cart import list_cart
+from engine.errors import DomainError
+from engine.tasks import list_inbox
+from ui import csrf
+from ui.errors import render_error
+
+bp = Blueprint(
+    "ui",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/assets",
+)
+
+NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
+UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+CSP = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+
+
+@bp.before_request
+def _load_user_and_check_csrf():
+    g.user = session_user(session.get("user_id"))
+    if request.method in UNSAFE_METHODS:
+        csrf.protect()
+
+
+@bp.after_request
+def _security_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Frame-Options"] = "DENY"
+    if response.mimetype == "text/html":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(err):
+    return render_error(err)
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_error(err):
+    return render_error(
+        err,
+        status=400,
+        message="The form expired or was not sent by this site. Reload the page and try again.",
+    )
+
+
+@bp.app_context_processor
+def _template_globals():
+    user = g.get("user")
+    if user is None:
+        return {"current_user": None}
+    return {
+        "current_user": user,
+        "nav_counts": lambda: {"cart": len(list_cart(user)), "inbox": len(list_inbox(user))},
+    }
+
+
+def login_required(view):
+    """Send anonymous visitors to the login page, coming back here afterwards."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if g.get("user") is None:
+            return redirect(url_for("ui.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@bp.route("/assets/vendor/bpmn-js/<path:filename>")
+def bpmn_js_asset(filename):
+    """bpmn-js files straight from node_modules (installed by `npm ci`, never committed)."""
+    dist = NODE_MODULES / "bpmn-js" / "dist"
+    if not dist.is_dir():
+        abort(404)
+    return send_from_directory(dist, filename, max_age=3600)

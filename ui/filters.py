@@ -1,0 +1,59 @@
+"""How domain values read on the pages: people, times, statuses, audit events."""
+
+from ui.blueprint import bp
+
+STATUS_LABELS = {
+    "pending_approval": "Pending approval",
+    "pending_fulfillment": "Pending fulfillment",
+    "provisioning": "Provisioning",
+    "failed": "Auto-provision failed",
+    "fulfilled": "Fulfilled",
+    "rejected": "Rejected",
+    "cancelled": "Cancelled",
+    "open": "Open",
+    "completed": "Completed",
+}
+EVENT_LABELS = {
+    "submitted": "submitted the request",
+    "task_created": "task created",
+    "claimed": "claimed the task",
+    "released": "released the task",
+    "approved": "approved",
+    "rejected": "rejected",
+    "fulfilled": "created the account",
+    "provisioning_queued": "provisioning queued",
+    "provisioned": "account provisioned",
+    "provisioning_failed": "provisioning failed",
+    "cancelled": "cancelled",
+    "workflow_deployed": "deployed a workflow",
+    "directory_imported": "directory imported",
+    "token_issued": "API token issued",
+}
+MODE_LABELS = {"create": "Create new account", "update": "Update existing account"}
+
+
+@bp.app_template_filter("person")
+def person(user) -> str:
+    if user is None:
+        return "accessflow"
+    return user.display_name or user.username
+
+
+@bp.app_template_filter("when")
+def when(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+
+
+@bp.app_template_filter("status_label")
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, (status or "").replace("_", " "))
+
+
+@bp.app_template_filter("event_label")
+def event_label(event: str) -> str:
+    return EVENT_LABELS.get(event, (event or "").replace("_", " "))
+
+
+@bp.app_template_filter("mode_label")
+def mode_label(mode: str) -> str:
+    return MODE_LABELS.get(mode, mode)

@@ -1,0 +1,69 @@
+"""Administration: applications and their connectors, and the audit log."""
+
+from flask import flash, g, render_template, request
+
+from engine.admin import (
+    audit_event_names,
+    check_connection,
+    get_application,
+    list_applications,
+    search_audit,
+)
+from ui.blueprint import bp, login_required
+from ui.errors import form_page
+
+
+@bp.route("/admin")
+@bp.route("/admin/applications")
+@login_required
+def admin_applications():
+    return render_template("admin/applications.html", applications=list_applications(g.user))
+
+
+def application_page(key, result=None, **_):
+    app = get_application(g.user, key)
+    return render_template(
+        "admin/application.html",
+        app=app,
+        settings=app.public_connector_settings(),
+        result=result,
+    )
+
+
+@bp.route("/admin/applications/<key>")
+@login_required
+def admin_application(key):
+    return application_page(key)
+
+
+@bp.route("/admin/applications/<key>/test", methods=["POST"])
+@login_required
+@form_page(application_page)
+def admin_test_connection(key):
+    result = check_connection(g.user, key)
+    flash("Connection works: the target answered and accepted our credentials.", "success")
+    return application_page(key, result=result)
+
+
+def _page_number() -> int:
+    try:
+        return max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        return 1
+
+
+@bp.route("/admin/audit")
+@login_required
+def admin_audit():
+    filters = {name: request.args.get(name, "").strip() for name in ("event", "actor", "item", "q")}
+    result = search_audit(
+        g.user,
+        event=filters["event"] or None,
+        actor=filters["actor"] or None,
+        item_id=filters["item"] or None,
+        text=filters["q"] or None,
+        page=_page_number(),
+    )
+    return render_template(
+        "admin/audit.html", result=result, filters=filters, event_names=audit_event_names()
+    )

@@ -1,0 +1,125 @@
+"""The inbox: tasks assigned to me, to my groups, claimed by me; deciding one or several."""
+
+from flask import flash, g, redirect, render_template, request, url_for
+
+from engine.errors import DomainError
+from engine.tasks import claim_task, complete_task, get_task, list_inbox, release_task
+from engine.tracking import names_for
+from ui.blueprint import bp, login_required
+from ui.errors import form_page
+from ui.views.requests import timeline
+
+TABS = {
+    "all": "All",
+    "assigned": "Assigned to me",
+    "groups": "My groups",
+    "claimed": "Claimed by me",
+}
+
+
+def _tab_tasks(tab: str):
+    if tab == "claimed":
+        return list_inbox(g.user, "mine")
+    tasks = list_inbox(g.user, "all")
+    if tab == "assigned":
+        return [t for t in tasks if t.candidate_user_id == g.user.id]
+    if tab == "groups":
+        mine = {group.id for group in g.user.groups}
+        return [t for t in tasks if t.candidate_group_id in mine]
+    return tasks
+
+
+def inbox_page(**_):
+    tab = request.args.get("tab", "all")
+    tab = tab if tab in TABS else "all"
+    tasks = _tab_tasks(tab)
+    users, groups = names_for(
+        [t.candidate_user_id for t in tasks] + [t.claimed_by_id for t in tasks],
+        [t.candidate_group_id for t in tasks],
+    )
+    return render_template(
+        "inbox.html", tab=tab, tabs=TABS, tasks=tasks, users=users, groups=groups
+    )
+
+
+@bp.route("/inbox")
+@login_required
+def inbox():
+    return inbox_page()
+
+
+@bp.route("/inbox/decide", methods=["POST"])
+@login_required
+def decide_many():
+    """Bulk approve or reject: each task is decided on its own; failures are reported by name."""
+    decision = request.form.get("decision")
+    ids = request.form.getlist("task_id")
+    back = redirect(url_for("ui.inbox", tab=request.form.get("tab") or None), code=303)
+    if not ids:
+        flash("Select at least one task first.", "error")
+        return back
+    done = 0
+    for task_id in ids:
+        try:
+            complete_task(g.user, task_id, decision, request.form.get("comment") or None)
+            done += 1
+        except DomainError as err:
+            flash(f"Task {task_id[:8]}: {err.detail}", "error")
+    if done:
+        verb = {"approve": "approved", "reject": "rejected"}.get(decision, decision)
+        flash(f"{done} task{'s' if done != 1 else ''} {verb}.", "success")
+    return back
+
+
+def task_page(task_id, **_):
+    task = get_task(g.user, task_id)
+    users, groups = names_for(
+        [task.candidate_user_id, task.claimed_by_id], [task.candidate_group_id]
+    )
+    return render_template(
+        "task.html",
+        task=task,
+        who=timeline(task.item),
+        candidate_user=users.get(task.candidate_user_id),
+        candidate_group=groups.get(task.candidate_group_id),
+        claimer=users.get(task.claimed_by_id),
+    )
+
+
+@bp.route("/tasks/<task_id>")
+@login_required
+def task_detail(task_id):
+    return task_page(task_id)
+
+
+@bp.route("/tasks/<task_id>/claim", methods=["POST"])
+@login_required
+@form_page(task_page)
+def claim(task_id):
+    claim_task(g.user, task_id)
+    flash("You claimed this task: others now see it as taken.", "success")
+    return redirect(url_for("ui.task_detail", task_id=task_id), code=303)
+
+
+@bp.route("/tasks/<task_id>/release", methods=["POST"])
+@login_required
+@form_page(task_page)
+def release(task_id):
+    release_task(g.user, task_id)
+    flash("You released this task: anyone in the group may claim it.", "success")
+    return redirect(url_for("ui.task_detail", task_id=task_id), code=303)
+
+
+@bp.route("/tasks/<task_id>/complete", methods=["POST"])
+@login_required
+@form_page(task_page)
+def complete(task_id):
+    task = complete_task(
+        g.user,
+        task_id,
+        request.form.get("decision", ""),
+        request.form.get("comment") or None,
+        request.form.get("account_id") or None,
+    )
+    flash(f"“{task.title}” done: {task.decision}.", "success")
+    return redirect(url_for("ui.inbox"), code=303)
