@@ -110,3 +110,28 @@ def _guard_no_open_item(line: CartItem) -> None:
             f"{line.beneficiary.username} already has an open request for {line.application.key}",
             item=open_item.id,
         )
+
+
+def submit_cart_once(user: User, idempotency_key: str | None = None) -> tuple[AccessRequest, bool]:
+    """Submit, or with a key already used by this requester, return that request: (request,
+    replayed). Two concurrent submits with one key create one request; the loser replays it."""
+    if idempotency_key:
+        earlier = _request_with_key(user, idempotency_key)
+        if earlier is not None:
+            return earlier, True
+    try:
+        return submit_cart(user, idempotency_key), False
+    except (Conflict, Invalid):
+        earlier = _request_with_key(user, idempotency_key) if idempotency_key else None
+        if earlier is None:
+            raise
+        return earlier, True
+
+
+def _request_with_key(user: User, idempotency_key: str) -> AccessRequest | None:
+    return db.session.scalar(
+        select(AccessRequest).where(
+            AccessRequest.requester_id == user.id,
+            AccessRequest.idempotency_key == idempotency_key,
+        )
+    )

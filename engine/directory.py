@@ -161,3 +161,11 @@ def _import_applications(entries: list[dict]) -> int:
         db.session.add(app)
     db.session.flush()
     return len(entries)
+
+
+def username_of(user_id: str | None) -> str | None:
+    """The username behind an id (from the session's identity map when already loaded)."""
+    if user_id is None:
+        return None
+    user = db.session.get(User, user_id)
+    return user.username if user is not None else None

@@ -8,6 +8,7 @@ from engine.db import db, utcnow
 from engine.errors import Conflict, NotAllowed, NotFound
 from engine.models import (
     AccessRequest,
+    Account,
     AuditEvent,
     HumanTask,
     ProcessInstance,
@@ -98,3 +99,11 @@ def cancel_item(user: User, item_id: str, reason: str | None = None) -> RequestI
         db.session.rollback()
         raise Conflict("the item changed meanwhile; reload and try again") from err
     return item
+
+
+def account_external_id(item: RequestItem) -> str | None:
+    """The id the target system knows the item's account by (what the fulfiller recorded)."""
+    if item.account_id is None:
+        return None
+    account = db.session.get(Account, item.account_id)
+    return account.external_id if account is not None else None

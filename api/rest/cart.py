@@ -1,0 +1,40 @@
+"""The caller's cart: gather applications for oneself or colleagues, then submit at once."""
+
+from api.auth import current_user
+from api.rest.resource import resource_blueprint
+from api.schemas import CartLineIn, CartLineSchema, CartSchema, RequestSchema, SubmitHeaders
+from engine import cart
+
+blp = resource_blueprint("cart", "/api/v1/cart", "The caller's cart")
+
+
+@blp.route("")
+@blp.response(200, CartSchema)
+def show_cart():
+    return {"items": cart.list_cart(current_user())}
+
+
+@blp.route("/items", methods=["POST"])
+@blp.arguments(CartLineIn, as_kwargs=True)
+@blp.response(201, CartLineSchema)
+def add_to_cart(**line):
+    """Put one application for one beneficiary (default: the caller) in the cart."""
+    return cart.add_to_cart(current_user(), **line)
+
+
+@blp.route("/items/<uuid:line_id>", methods=["DELETE"])
+@blp.response(204)
+def remove_from_cart(line_id):
+    cart.remove_from_cart(current_user(), str(line_id))
+
+
+@blp.route("/submit", methods=["POST"])
+@blp.arguments(SubmitHeaders, location="headers", as_kwargs=True)
+@blp.response(201, RequestSchema)
+@blp.alt_response(200, schema=RequestSchema, description="Replay of a submit with this key")
+def submit_cart(idempotency_key=None):
+    """Submit the cart as one request, one item (and process) per line. 409 names the open item
+    a line duplicates; 422 for an empty cart; a retried `Idempotency-Key` answers 200 with the
+    request the first call created."""
+    request, replayed = cart.submit_cart_once(current_user(), idempotency_key)
+    return request, 200 if replayed else 201

@@ -1,0 +1,21 @@
+"""The caller themselves: who the token belongs to, and revoking their tokens."""
+
+from api.auth import current_user
+from api.rest.resource import resource_blueprint
+from api.schemas import MeSchema, RevokedSchema
+from engine import tokens
+
+blp = resource_blueprint("me", "/api/v1/me", "The caller")
+
+
+@blp.route("")
+@blp.response(200, MeSchema)
+def show_me():
+    return current_user()
+
+
+@blp.route("/tokens/revoke", methods=["POST"])
+@blp.response(200, RevokedSchema)
+def revoke_my_tokens():
+    """Revoke every token of the caller, this one included."""
+    return {"revoked": tokens.revoke_tokens(current_user().username)}

@@ -1,0 +1,53 @@
+"""Submitted requests and their items, as the caller may see them."""
+
+from api.auth import current_user
+from api.rest.resource import resource_blueprint
+from api.schemas import (
+    CancelIn,
+    ItemDetailSchema,
+    ItemPage,
+    ItemsQuery,
+    PageQuery,
+    RequestPage,
+    RequestSchema,
+)
+from engine import items, listing
+
+blp = resource_blueprint("requests", "/api/v1", "Requests and their items")
+
+
+@blp.route("/requests")
+@blp.arguments(PageQuery, location="query", as_kwargs=True)
+@blp.response(200, RequestPage)
+def list_requests(limit, cursor=None):
+    """The caller's own requests, newest first."""
+    return listing.requests_page(current_user(), limit, cursor)
+
+
+@blp.route("/requests/<uuid:request_id>")
+@blp.response(200, RequestSchema)
+def show_request(request_id):
+    return items.get_request(current_user(), str(request_id))
+
+
+@blp.route("/items")
+@blp.arguments(ItemsQuery, location="query", as_kwargs=True)
+@blp.response(200, ItemPage)
+def list_items(limit, cursor=None, status=None):
+    """Items the caller requested or that are for them, newest first."""
+    return listing.items_page(current_user(), status, limit, cursor)
+
+
+@blp.route("/items/<uuid:item_id>")
+@blp.response(200, ItemDetailSchema)
+def show_item(item_id):
+    """One item with its history (requester, beneficiary, task candidates and admins)."""
+    return items.get_item(current_user(), str(item_id))
+
+
+@blp.route("/items/<uuid:item_id>/cancel", methods=["POST"])
+@blp.arguments(CancelIn, required=False, as_kwargs=True)
+@blp.response(200, ItemDetailSchema)
+def cancel_item(item_id, reason=None):
+    """The requester (or an admin) withdraws an item that has not finished."""
+    return items.cancel_item(current_user(), str(item_id), reason)

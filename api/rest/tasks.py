@@ -1,0 +1,43 @@
+"""Human tasks: the caller's inbox, claiming, releasing and deciding."""
+
+from api.auth import current_user
+from api.rest.resource import resource_blueprint
+from api.schemas import CompleteIn, TaskPage, TaskSchema, TasksQuery
+from engine import listing, tasks
+
+blp = resource_blueprint("tasks", "/api/v1/tasks", "Human tasks")
+
+
+@blp.route("")
+@blp.arguments(TasksQuery, location="query", as_kwargs=True)
+@blp.response(200, TaskPage)
+def list_tasks(scope, limit, cursor=None):
+    """Open tasks the caller may act on, oldest first."""
+    return listing.inbox_page(current_user(), scope, limit, cursor)
+
+
+@blp.route("/<uuid:task_id>")
+@blp.response(200, TaskSchema)
+def show_task(task_id):
+    return tasks.get_task(current_user(), str(task_id))
+
+
+@blp.route("/<uuid:task_id>/claim", methods=["POST"])
+@blp.response(200, TaskSchema)
+def claim_task(task_id):
+    """Take the task; 409 when someone else holds it."""
+    return tasks.claim_task(current_user(), str(task_id))
+
+
+@blp.route("/<uuid:task_id>/release", methods=["POST"])
+@blp.response(200, TaskSchema)
+def release_task(task_id):
+    return tasks.release_task(current_user(), str(task_id))
+
+
+@blp.route("/<uuid:task_id>/complete", methods=["POST"])
+@blp.arguments(CompleteIn, as_kwargs=True)
+@blp.response(200, TaskSchema)
+def complete_task(task_id, decision, comment=None, account_id=None):
+    """Decide the task, claiming it when unclaimed; 409 when another holds it or it is done."""
+    return tasks.complete_task(current_user(), str(task_id), decision, comment, account_id)

@@ -1,0 +1,253 @@
+"""The API's edge: what requests may carry and what answers look like (marshmallow)."""
+
+from datetime import UTC
+
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
+from marshmallow.utils import missing
+
+from engine.directory import username_of
+from engine.items import account_external_id, item_history
+from engine.listing import DEFAULT_LIMIT, INBOX_SCOPES, MAX_LIMIT
+from engine.models.access import ACCOUNT_MODES, STATUSES
+from engine.tasks import DECISIONS
+
+DECISION_NAMES = sorted({d for names in DECISIONS.values() for d in names})
+
+
+class Text(fields.String):
+    """A string without NUL characters (PostgreSQL refuses them; they are never meaningful)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise ValidationError("must not contain NUL characters")
+        return text
+
+
+class UtcDateTime(fields.DateTime):
+    """Stored as naive UTC; shown as RFC 3339 with its offset."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+class Computed(fields.String):
+    """A read-only string worked out from the object by `compute` (documented as a string)."""
+
+    def __init__(self, compute, **kwargs):
+        super().__init__(dump_only=True, allow_none=True, **kwargs)
+        self.compute = compute
+
+    def get_value(self, obj, attr, accessor=None, default=missing):
+        return self.compute(obj)
+
+
+class ComputedList(fields.List):
+    """A read-only list worked out from the object by `compute`."""
+
+    def __init__(self, inner, compute, **kwargs):
+        super().__init__(inner, dump_only=True, **kwargs)
+        self.compute = compute
+
+    def get_value(self, obj, attr, accessor=None, default=missing):
+        return self.compute(obj)
+
+
+# ---- what callers send
+
+
+class PageQuery(Schema):
+    limit = fields.Integer(
+        load_default=DEFAULT_LIMIT,
+        validate=validate.Range(1, MAX_LIMIT),
+        metadata={"description": "rows per page"},
+    )
+    cursor = Text(
+        validate=validate.Length(1, 1000),
+        metadata={"description": "the `next` value of the previous page"},
+    )
+
+
+class ItemsQuery(PageQuery):
+    status = fields.String(validate=validate.OneOf(STATUSES))
+
+
+class TasksQuery(PageQuery):
+    scope = fields.String(
+        load_default="all",
+        validate=validate.OneOf(INBOX_SCOPES),
+        metadata={"description": "all; claimable (unclaimed or mine); mine (claimed by me)"},
+    )
+
+
+class CartLineIn(Schema):
+    application = Text(required=True, validate=validate.Length(1, 100))
+    beneficiary = Text(
+        allow_none=True,
+        validate=validate.Length(1, 150),
+        metadata={"description": "username; default: the caller"},
+    )
+    account_mode = fields.String(load_default="create", validate=validate.OneOf(ACCOUNT_MODES))
+    justification = Text(allow_none=True, validate=validate.Length(max=4000))
+
+
+class SubmitHeaders(Schema):
+    idempotency_key = Text(
+        data_key="Idempotency-Key",
+        validate=validate.Length(1, 200),
+        metadata={"description": "a retry with the same key returns the first answer (200)"},
+    )
+
+
+class CancelIn(Schema):
+    reason = Text(allow_none=True, validate=validate.Length(max=4000))
+
+
+class CompleteIn(Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(DECISION_NAMES))
+    comment = Text(allow_none=True, validate=validate.Length(max=4000))
+    account_id = Text(
+        allow_none=True,
+        validate=validate.Length(max=255),
+        metadata={"description": "the account created; required to approve a fulfillment task"},
+    )
+
+
+# ---- what the API answers
+
+
+class ProblemSchema(Schema):
+    class Meta:
+        unknown = INCLUDE  # a domain error may carry further members
+
+    type = fields.String()
+    status = fields.Integer(required=True)
+    title = fields.String(required=True)
+    detail = fields.String()
+    field = fields.String(metadata={"description": "the input field at fault"})
+    item = fields.String(metadata={"description": "the open item a duplicate request hits"})
+    errors = fields.Dict(metadata={"description": "every invalid field with its messages"})
+
+
+def _connector_for_admins(app):
+    from api.auth import current_user
+
+    return app.public_connector_settings() if current_user().is_admin else None
+
+
+class ApplicationSchema(Schema):
+    key = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    description = fields.String(allow_none=True)
+    enabled = fields.Boolean()
+    workflow = fields.String(attribute="workflow_key")
+    approver_group = fields.String(attribute="approver_group.name", allow_none=True)
+    fulfiller_group = fields.String(attribute="fulfiller_group.name", allow_none=True)
+    connector = fields.Function(
+        _connector_for_admins,
+        allow_none=True,
+        metadata={"type": "object", "description": "admins only; secrets masked"},
+    )
+
+
+class HistoryEventSchema(Schema):
+    at = UtcDateTime()
+    event = fields.String()
+    actor = fields.String(attribute="actor.username", allow_none=True)
+    comment = fields.String(allow_none=True)
+    task = fields.String(attribute="task_id", allow_none=True)
+
+
+class ItemSchema(Schema):
+    id = fields.String()
+    request = fields.String(attribute="request_id")
+    application = fields.String(attribute="application.key")
+    beneficiary = fields.String(attribute="beneficiary.username")
+    requester = fields.String(attribute="requester.username")
+    account_mode = fields.String()
+    justification = fields.String(allow_none=True)
+    status = fields.String(metadata={"enum": list(STATUSES)})
+    outcome_reason = fields.String(allow_none=True)
+    account_id = Computed(account_external_id)
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+    finished_at = UtcDateTime(allow_none=True)
+
+
+class ItemDetailSchema(ItemSchema):
+    history = ComputedList(fields.Nested(HistoryEventSchema), item_history)
+
+
+class RequestSchema(Schema):
+    id = fields.String()
+    requester = fields.String(attribute="requester.username")
+    submitted_at = UtcDateTime()
+    items = fields.List(fields.Nested(ItemSchema))
+
+
+class CartLineSchema(Schema):
+    id = fields.String()
+    application = fields.String(attribute="application.key")
+    beneficiary = fields.String(attribute="beneficiary.username")
+    account_mode = fields.String()
+    justification = fields.String(allow_none=True)
+    created_at = UtcDateTime()
+
+
+class CartSchema(Schema):
+    items = fields.List(fields.Nested(CartLineSchema))
+
+
+class TaskSchema(Schema):
+    id = fields.String()
+    name = fields.String(attribute="title")
+    lane = fields.String(allow_none=True)
+    kind = fields.String()
+    status = fields.String()
+    item = fields.String(attribute="item_id")
+    application = fields.String(attribute="item.application.key")
+    beneficiary = fields.String(attribute="item.beneficiary.username")
+    requester = fields.String(attribute="item.requester.username")
+    claimed_by = Computed(lambda task: username_of(task.claimed_by_id))
+    claimed_at = UtcDateTime(allow_none=True)
+    created_at = UtcDateTime()
+    due_at = UtcDateTime(allow_none=True)
+
+
+class MeSchema(Schema):
+    id = fields.String()
+    username = fields.String()
+    email = fields.String(allow_none=True)
+    display_name = fields.String(allow_none=True)
+    manager = fields.String(attribute="manager.username", allow_none=True)
+    groups = ComputedList(fields.String(), lambda user: sorted(user.group_names))
+    is_admin = fields.Boolean()
+
+
+class RevokedSchema(Schema):
+    revoked = fields.Integer(metadata={"description": "how many tokens were revoked"})
+
+
+class HealthSchema(Schema):
+    status = fields.String()
+    database = fields.String()
+
+
+def page_of(row_schema) -> type[Schema]:
+    """{"items": [...], "next": cursor or null} around `row_schema`."""
+    return Schema.from_dict(
+        {
+            "items": fields.List(fields.Nested(row_schema), attribute="rows"),
+            "next": fields.String(allow_none=True),
+        },
+        name=f"{row_schema.__name__.removesuffix('Schema')}Page",
+    )
+
+
+ApplicationPage = page_of(ApplicationSchema)
+ItemPage = page_of(ItemSchema)
+RequestPage = page_of(RequestSchema)
+TaskPage = page_of(TaskSchema)
