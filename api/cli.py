@@ -80,7 +80,7 @@ def deploy(path):
             db.session.commit()
         except DomainError as err:
             _fail(err)
-    click.echo(f"workflow {version.key} at version {version.version}")
+        click.echo(f"workflow {version.key} at version {version.version}")
 
 
 @main.command()
@@ -92,3 +92,61 @@ def serve(host, port, workers):
     from api.server import serve_forever
 
     serve_forever(host, port, workers)
+
+
+@main.command()
+@click.option("--id", "worker_id", default=None, help="Worker id shown in leases and the log.")
+@click.option("--once", is_flag=True, help="Run due jobs and their retries until idle, then exit.")
+@click.option("--interval", default=1.0, show_default=True, type=float, help="Poll seconds.")
+@click.option("--threads", default=1, show_default=True, type=int, help="Jobs run at once.")
+@click.option("--lease-seconds", default=60.0, show_default=True, type=float, help="A job's lease.")
+def worker(worker_id, once, interval, threads, lease_seconds):
+    """Run background work: provisioning jobs (with retries) against connected applications."""
+    import logging
+
+    from api.worker import Worker
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    runner = Worker(_app(), worker_id, threads=threads, lease_seconds=lease_seconds)
+    if once:
+        click.echo(f"{runner.run_until_idle()} jobs run")
+    else:
+        runner.serve(interval)
+
+
+@main.group()
+def app():
+    """Connected applications: test the connection, lift a quarantine."""
+
+
+@app.command(name="test")
+@click.argument("key")
+def app_test(key):
+    """Check that application KEY's target answers and accepts its credentials."""
+    from engine.connected_apps import test_application
+
+    with _app().app_context():
+        try:
+            summary = test_application(key)
+        except DomainError as err:
+            _fail(err)
+    click.echo(f"{key}: connection ok")
+    for name, value in summary.items():
+        if name not in ("application", "ok"):
+            click.echo(f"  {name}: {value}")
+
+
+@app.command(name="resume")
+@click.argument("key")
+def app_resume(key):
+    """Lift application KEY's quarantine: its paused provisioning jobs run again."""
+    from engine.connected_apps import resume_application
+
+    with _app().app_context():
+        try:
+            resume_application(None, key, "resumed from the command line")
+        except DomainError as err:
+            _fail(err)
+    click.echo(f"{key}: provisioning resumed")

@@ -1,0 +1,87 @@
+"""The command line as an operator uses it: init, import, token, deploy (DESIGN.md section 3)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine
+
+from engine.db import db
+from engine.schema import upgrade
+from tests.conftest import DIRECTORY
+
+ACCESSFLOW = str(Path(sys.executable).with_name("accessflow"))
+SHIPPED = Path(__file__).parent.parent / "workflows" / "access_request.bpmn"
+
+
+@pytest.fixture
+def run(tmp_path):
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "ACCESSFLOW_HOME": str(tmp_path),
+    }
+
+    def run(*args):
+        return subprocess.run(
+            [ACCESSFLOW, *args], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path
+        )
+
+    return run
+
+
+def test_operator_sets_up_a_database_and_gets_a_token(run, tmp_path):
+    assert run("init").returncode == 0
+    directory = tmp_path / "directory.json"
+    directory.write_text(json.dumps(DIRECTORY))
+    imported = run("import", str(directory))
+    assert imported.returncode == 0, imported.stderr
+    assert "9 users" in imported.stdout
+    token = run("token", "alice")
+    assert token.returncode == 0
+    lines = token.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("af_") and len(lines[0]) > 30
+    assert run("token", "alice").stdout != token.stdout  # a new token each time
+
+
+def test_token_for_an_unknown_user_fails(run):
+    run("init")
+    result = run("token", "nobody")
+    assert result.returncode != 0 and result.stdout == "" and "nobody" in result.stderr
+
+
+def test_a_broken_directory_file_is_refused_by_name(run, tmp_path):
+    run("init")
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"users": [{"username": "x", "manager": "ghost"}]}))
+    result = run("import", str(broken))
+    assert result.returncode != 0 and "ghost" in result.stderr
+
+
+def test_deploy_refuses_an_unsafe_file_and_names_the_element(run, tmp_path):
+    run("init")
+    unsafe = tmp_path / "unsafe.bpmn"
+    unsafe.write_text(SHIPPED.read_text().replace('decision == "approve"', "__import__('os')", 1))
+    result = run("deploy", str(unsafe))
+    assert result.returncode != 0 and "f_manager_yes" in result.stderr
+    changed = tmp_path / "changed.bpmn"
+    changed.write_text(SHIPPED.read_text().replace("Manager approval", "Line manager approval"))
+    deployed = run("deploy", str(changed))
+    assert deployed.returncode == 0 and "version 2" in deployed.stdout
+
+
+def test_migrations_build_exactly_the_schema_the_models_describe(database_url, app):
+    db.drop_all()
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    upgrade(database_url)
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), db.metadata)
+    engine.dispose()
+    assert diff == []
