@@ -55,6 +55,17 @@ class ComputedList(fields.List):
         return self.compute(obj)
 
 
+def through(path: str):
+    """obj.a.b, or None when a step on the way is None (marshmallow would drop the field)."""
+
+    def follow(obj):
+        for name in path.split("."):
+            obj = getattr(obj, name) if obj is not None else None
+        return obj
+
+    return follow
+
+
 # ---- what callers send
 
 
@@ -144,8 +155,8 @@ class ApplicationSchema(Schema):
     description = fields.String(allow_none=True)
     enabled = fields.Boolean()
     workflow = fields.String(attribute="workflow_key")
-    approver_group = fields.String(attribute="approver_group.name", allow_none=True)
-    fulfiller_group = fields.String(attribute="fulfiller_group.name", allow_none=True)
+    approver_group = Computed(through("approver_group.name"))
+    fulfiller_group = Computed(through("fulfiller_group.name"))
     connector = fields.Function(
         _connector_for_admins,
         allow_none=True,
@@ -156,7 +167,7 @@ class ApplicationSchema(Schema):
 class HistoryEventSchema(Schema):
     at = UtcDateTime()
     event = fields.String()
-    actor = fields.String(attribute="actor.username", allow_none=True)
+    actor = Computed(through("actor.username"))
     comment = fields.String(allow_none=True)
     task = fields.String(attribute="task_id", allow_none=True)
 
@@ -222,7 +233,7 @@ class MeSchema(Schema):
     username = fields.String()
     email = fields.String(allow_none=True)
     display_name = fields.String(allow_none=True)
-    manager = fields.String(attribute="manager.username", allow_none=True)
+    manager = Computed(through("manager.username"))
     groups = ComputedList(fields.String(), lambda user: sorted(user.group_names))
     is_admin = fields.Boolean()
 
