@@ -41,6 +41,7 @@ CSP = "; ".join(
 @bp.before_request
 def _load_user_and_check_csrf():
     g.user = session_user(session.get("user_id"))
+    g.error_field = g.form_values = None
     if request.method in UNSAFE_METHODS:
         csrf.protect()
 
