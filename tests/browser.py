@@ -142,14 +142,14 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def login(browser, server: Server, username: str, viewport=None):
+def login(browser, server: Server, username: str, viewport=None, password=None):
     """A fresh browser context (its own cookies) logged in as `username`; returns its page."""
     context = browser.new_context(viewport=viewport or {"width": 1280, "height": 860})
     context.set_default_timeout(10_000)
     page = context.new_page()
     page.goto(f"{server.url}/login")
     page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password_of(username))
+    page.get_by_label("Password").fill(password or password_of(username))
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(lambda url: "/login" not in url)
     return page
