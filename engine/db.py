@@ -21,7 +21,9 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-db = SQLAlchemy(model_class=Base)
+# Objects stay readable after commit: a service function commits once and its caller then
+# serializes the result without a reload query per attribute.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 
 
 def new_id() -> str:

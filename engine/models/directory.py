@@ -33,10 +33,8 @@ class User(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    manager: Mapped["User | None"] = relationship(remote_side=[id], lazy="joined", join_depth=1)
-    groups: Mapped[list["Group"]] = relationship(
-        secondary=group_members, back_populates="members", lazy="selectin"
-    )
+    manager: Mapped["User | None"] = relationship(remote_side=[id])
+    groups: Mapped[list["Group"]] = relationship(secondary=group_members, back_populates="members")
 
     @property
     def group_names(self) -> set[str]:
