@@ -35,8 +35,10 @@ def check_connection(user: User, key: str) -> dict:
     app = get_application(user, key)
     if not app.connector_settings:
         raise Invalid(f"{app.name} is disconnected: it has no connector to test")
+    settings = dict(app.connector_settings)
+    db.session.rollback()  # no transaction stays open while the target answers
     try:
-        with connector_for(app.connector_settings) as connector:
+        with connector_for(settings) as connector:
             return connector.test_connection() or {}
     except ConnectorError as err:  # its message is redacted by the connector
         raise Invalid(f"connection failed: {err.message}") from err
