@@ -4,7 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from engine import audit, instances
-from engine.db import db
+from engine.db import db, new_id
 from engine.directory import application_by_key, user_by_username
 from engine.errors import Conflict, Invalid, NotFound
 from engine.models import AccessRequest, CartItem, RequestItem, User
@@ -69,12 +69,14 @@ def submit_cart(user: User, idempotency_key: str | None = None) -> AccessRequest
     lines = list_cart(user)
     if not lines:
         raise Invalid("the cart is empty")
-    request = AccessRequest(requester=user, idempotency_key=idempotency_key)
+    request = AccessRequest(id=new_id(), requester=user, idempotency_key=idempotency_key)
     db.session.add(request)
     for position, line in enumerate(lines):
         _guard_no_open_item(line)
         item = RequestItem(
+            id=new_id(),
             request=request,
+            request_id=request.id,
             position=position,
             requester_id=user.id,
             requester=user,
@@ -85,7 +87,6 @@ def submit_cart(user: User, idempotency_key: str | None = None) -> AccessRequest
             open_key=f"{line.beneficiary.id}:{line.application.id}",
         )
         db.session.add(item)
-        db.session.flush()
         audit.record("submitted", user.id, item=item, comment=line.justification)
         instances.start_instance(item)
         db.session.delete(line)

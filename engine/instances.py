@@ -5,7 +5,7 @@ from sqlalchemy import select
 from engine import audit, runtime
 from engine.assignment import resolve_candidates
 from engine.bpmn import latest_version
-from engine.db import db, utcnow
+from engine.db import db, new_id, utcnow
 from engine.errors import Invalid
 from engine.models import HumanTask, ProcessInstance, ProvisioningJob, RequestItem
 
@@ -19,10 +19,10 @@ def start_instance(item: RequestItem) -> ProcessInstance:
         raise Invalid(f"no workflow {item.application.workflow_key!r} is deployed")
     workflow = runtime.new_workflow(version, initial_data(item))
     instance = ProcessInstance(
-        item=item, workflow_version=version, state=runtime.dump_state(workflow)
+        id=new_id(), item=item, workflow_version=version, state=runtime.dump_state(workflow)
     )
     db.session.add(instance)
-    db.session.flush()
+    db.session.flush()  # task rows reference the instance, with no relationship to order them
     sync(instance, workflow, open_tasks=[], open_jobs=[])
     runtime.remember_after_commit(instance, workflow)
     return instance
@@ -81,6 +81,7 @@ def sync(instance, workflow, open_tasks=None, open_jobs=None) -> None:
 def _create_task_row(instance, item, task, kind) -> None:
     user_id, group_id = resolve_candidates(task.task_spec.lane, item)
     row = HumanTask(
+        id=new_id(),
         instance_id=instance.id,
         item_id=item.id,
         spiff_task_id=str(task.id),
@@ -95,7 +96,6 @@ def _create_task_row(instance, item, task, kind) -> None:
         application_id=item.application_id,
     )
     db.session.add(row)
-    db.session.flush()
     audit.record("task_created", None, item=item, task_id=row.id, lane=row.lane, title=row.title)
 
 
@@ -115,6 +115,7 @@ def _queue_jobs(instance, item, workflow, waiting, open_jobs) -> None:
             name: value["value"] for name, value in task.task_spec.evaluate_params(task).items()
         }
         job = ProvisioningJob(
+            id=new_id(),
             item_id=item.id,
             instance_id=instance.id,
             application_id=item.application_id,
@@ -123,7 +124,6 @@ def _queue_jobs(instance, item, workflow, waiting, open_jobs) -> None:
             params=params,
         )
         db.session.add(job)
-        db.session.flush()
         audit.record("provisioning_queued", None, item=item, job_id=job.id, operation=job.operation)
 
 

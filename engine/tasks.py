@@ -6,7 +6,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit, instances, runtime
 from engine.assignment import is_candidate
-from engine.db import db, utcnow
+from engine.db import db, new_id, utcnow
 from engine.errors import Conflict, Invalid, NotAllowed, NotFound
 from engine.models import Account, HumanTask, ProcessInstance, User
 
@@ -145,6 +145,7 @@ def complete_task(user, task_id, decision, comment=None, account_id=None) -> Hum
 
 def _record_account(user, item, external_id) -> None:
     account = Account(
+        id=new_id(),
         user_id=item.beneficiary_id,
         application_id=item.application_id,
         external_id=external_id,
@@ -152,5 +153,4 @@ def _record_account(user, item, external_id) -> None:
         request_item_id=item.id,
     )
     db.session.add(account)
-    db.session.flush()
     item.account_id = account.id

@@ -19,7 +19,7 @@ class WorkflowVersion(db.Model):
     key: Mapped[str] = mapped_column(String(100), index=True)
     version: Mapped[int] = mapped_column()
     content_hash: Mapped[str] = mapped_column(String(64))
-    bpmn_xml: Mapped[str] = mapped_column(Text)
+    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)  # read once per process, on parse
     deployed_at: Mapped[datetime] = mapped_column(default=utcnow)
     deployed_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
 
