@@ -89,8 +89,14 @@ def deploy(path):
 @click.option("--workers", default=2, show_default=True, type=int)
 def serve(host, port, workers):
     """Serve the API and UI with gunicorn (never Flask's development server)."""
+    from api.app import deploy_shipped_workflows
     from api.server import serve_forever
 
+    with _app().app_context():
+        try:
+            deploy_shipped_workflows()  # a broken shipped BPMN stops start-up, naming the element
+        except DomainError as err:
+            _fail(err)
     serve_forever(host, port, workers)
 
 
