@@ -4,6 +4,7 @@ import hashlib
 import secrets
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from engine import audit
 from engine.db import db, utcnow
@@ -27,7 +28,16 @@ def issue_token(username: str) -> str:
 
 def user_for_token(token: str) -> User | None:
     """The active user a live token belongs to, or None."""
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    # One round trip per API call: the user's groups (for is_admin and inboxes) come along.
+    row = (
+        db.session.scalars(
+            select(ApiToken)
+            .where(ApiToken.token_hash == _digest(token))
+            .options(joinedload(ApiToken.user).joinedload(User.groups))
+        )
+        .unique()
+        .one_or_none()
+    )
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
     return row.user

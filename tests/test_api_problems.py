@@ -118,3 +118,16 @@ def test_a_bug_is_a_bare_500_problem_without_internals(app, api, monkeypatch):  
 def test_health_reports_the_database(app):
     answer = app.test_client().get("/healthz")
     assert (answer.status_code, answer.get_json()) == (200, {"status": "ok", "database": "ok"})
+
+
+def test_a_token_brings_all_of_its_users_groups(api, app):  # noqa: F811
+    from engine.db import db
+    from engine.directory import import_directory
+    from tests.conftest import DIRECTORY
+
+    groups = [{**g, "members": g["members"] + ["dora"]} for g in DIRECTORY["groups"]]
+    import_directory({"groups": groups})
+    db.session.expunge_all()
+    me = api["dora"].get("/api/v1/me").get_json()
+    assert me["groups"] == ["admins", "crm-approvers", "designers", "it-fulfillers"]
+    assert me["is_admin"] is True
