@@ -2,11 +2,12 @@
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit, instances
 from engine.db import db, new_id
 from engine.directory import application_by_key, user_by_username
-from engine.errors import Conflict, Invalid, NotFound
+from engine.errors import Conflict, DomainError, Invalid, NotFound
 from engine.models import AccessRequest, CartItem, RequestItem, User
 from engine.models.access import ACCOUNT_MODES
 
@@ -122,11 +123,16 @@ def submit_cart_once(user: User, idempotency_key: str | None = None) -> tuple[Ac
             return earlier, True
     try:
         return submit_cart(user, idempotency_key), False
-    except (Conflict, Invalid):
+    except (Conflict, Invalid, IntegrityError, StaleDataError) as err:
+        # A concurrent submit of the same cart won: it took the lines and, with the same key,
+        # wrote the request this call would have written.
+        db.session.rollback()
         earlier = _request_with_key(user, idempotency_key) if idempotency_key else None
-        if earlier is None:
+        if earlier is not None:
+            return earlier, True
+        if isinstance(err, DomainError):
             raise
-        return earlier, True
+        raise Conflict("the cart was submitted meanwhile; reload and try again") from err
 
 
 def _request_with_key(user: User, idempotency_key: str) -> AccessRequest | None:

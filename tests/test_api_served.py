@@ -86,6 +86,27 @@ def test_twenty_fulfillers_claim_at_once_and_exactly_one_wins(served_postgres): 
     assert sorted(answers) == [200] + [409] * 19
 
 
+def test_five_retries_of_one_submit_at_once_create_one_request(served_postgres):  # noqa: F811
+    dora = served_postgres.as_("dora")
+    assert dora.post("/api/v1/cart/items", {"application": "crm"}).status_code == 201
+    start, answers = threading.Barrier(5), []
+
+    def submit():
+        retrying = served_postgres.as_("dora")
+        start.wait()
+        answer = retrying.post("/api/v1/cart/submit", headers={"Idempotency-Key": "dora-retry"})
+        answers.append((answer.status_code, answer.json().get("id"), answer.text))
+
+    threads = [threading.Thread(target=submit) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(code for code, _, _ in answers) == [200, 200, 200, 200, 201], answers
+    assert len({request_id for _, request_id, _ in answers}) == 1
+    assert len(dora.get("/api/v1/requests").json()["items"]) == 1
+
+
 def test_the_docs_page_and_openapi_document_are_served(served_sqlite):  # noqa: F811
     import requests
 
