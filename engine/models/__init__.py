@@ -4,6 +4,7 @@ from engine.models.access import AccessRequest, CartItem, RequestItem
 from engine.models.audit import AuditEvent
 from engine.models.directory import Account, ApiToken, Application, Group, User, group_members
 from engine.models.jobs import ProvisioningJob
+from engine.models.provisioning import Incident, ProvisioningLog
 from engine.models.workflow import HumanTask, ProcessInstance, WorkflowVersion
 
 __all__ = [
@@ -15,8 +16,10 @@ __all__ = [
     "CartItem",
     "Group",
     "HumanTask",
+    "Incident",
     "ProcessInstance",
     "ProvisioningJob",
+    "ProvisioningLog",
     "RequestItem",
     "User",
     "WorkflowVersion",

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.db import db, new_id, utcnow
@@ -13,7 +13,17 @@ class ProvisioningJob(db.Model):
     """Written in the same transaction as the workflow step that needs it; leased by a worker."""
 
     __tablename__ = "provisioning_jobs"
-    __table_args__ = (Index("ix_provisioning_jobs_due", "status", "next_run_at"),)
+    __table_args__ = (
+        Index("ix_provisioning_jobs_due", "status", "next_run_at"),
+        # Never two jobs of one instance at once, whatever the workers race on.
+        Index(
+            "uq_provisioning_jobs_running_instance",
+            "instance_id",
+            unique=True,
+            sqlite_where=text("status = 'running'"),
+            postgresql_where=text("status = 'running'"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     item_id: Mapped[str] = mapped_column(ForeignKey("request_items.id"), index=True)

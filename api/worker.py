@@ -1,0 +1,114 @@
+"""`accessflow worker`: takes due provisioning jobs and runs them, on a schedule.
+
+APScheduler is started here and nowhere else (a scheduler fires in every process that starts
+one); correctness across many workers comes from row locks and leases in engine.jobs.
+"""
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+
+from engine import jobs
+from engine.db import db
+from engine.notifications import Mailer
+from engine.provisioning import run_job
+
+log = logging.getLogger("accessflow.worker")
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """Runs jobs with `threads` threads, each taking one due job at a time under a lease."""
+
+    def __init__(self, app, worker_id=None, threads=1, lease_seconds=jobs.DEFAULT_LEASE_SECONDS):
+        self.app = app
+        self.worker_id = worker_id or default_worker_id()
+        self.threads = max(1, threads)
+        self.lease_seconds = lease_seconds
+        self.mailer = Mailer.from_config(app.config)
+        self._stopping = threading.Event()
+
+    def drain(self) -> int:
+        """Run every job that is due now (and those that become due meanwhile); returns count."""
+        if self.threads == 1:
+            return self._loop()
+        counts = [0] * self.threads
+
+        def loop(index):
+            counts[index] = self._loop()
+
+        pool = [threading.Thread(target=loop, args=(i,)) for i in range(self.threads)]
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join()
+        return sum(counts)
+
+    def _loop(self) -> int:
+        done = 0
+        with self.app.app_context():
+            try:
+                while not self._stopping.is_set():
+                    claimed = jobs.claim_due_jobs(self.worker_id, 1, self.lease_seconds)
+                    if not claimed:
+                        return done
+                    run_job(claimed[0], self.worker_id, self.mailer)
+                    done += 1
+            except Exception:  # a database outage: logged, the next poll tries again
+                log.exception("worker %s: polling failed", self.worker_id)
+                db.session.rollback()
+            finally:
+                db.session.remove()
+        return done
+
+    def run_until_idle(self, timeout: float | None = None) -> int:
+        """Drain, wait for retries coming due, drain again, until no job is left to run."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        done = 0
+        while not self._stopping.is_set():
+            done += self.drain()
+            with self.app.app_context():
+                wait = jobs.next_due_in()
+                db.session.remove()
+            if wait is None or (deadline is not None and time.monotonic() + wait > deadline):
+                return done
+            time.sleep(min(wait, 1.0) + 0.01)
+        return done
+
+    def serve(self, interval: float = 1.0) -> None:
+        """Poll every `interval` seconds until SIGTERM or SIGINT; a running job is finished."""
+        from apscheduler.schedulers.blocking import BlockingScheduler
+
+        scheduler = BlockingScheduler()
+        scheduler.add_job(
+            self.drain,
+            "interval",
+            seconds=interval,
+            id="provisioning",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=_now(),
+        )
+
+        def stop(signum, _frame):
+            log.info("worker %s: stopping (signal %s)", self.worker_id, signum)
+            self._stopping.set()
+            scheduler.shutdown(wait=False)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        log.info("worker %s: polling every %ss", self.worker_id, interval)
+        scheduler.start()
+
+
+def _now():
+    from datetime import datetime
+
+    return datetime.now().astimezone()

@@ -1,0 +1,129 @@
+"""Connected applications as a whole: testing the connection, quarantine and resuming.
+
+A target whose recent operations mostly fail is quarantined: its jobs stay in the queue but no
+worker takes them, and admins are told, until an admin resumes it. The policy is read from the
+application's connector settings (`quarantine_window`, `quarantine_min_operations`,
+`quarantine_failure_ratio`; a window of 0 turns quarantine off).
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+
+from connectors import ConnectorError, connector_for
+from engine import audit, jobs
+from engine.db import db, utcnow
+from engine.errors import Conflict, Invalid, NotAllowed, NotFound
+from engine.models import Application, Incident, ProvisioningLog, User
+
+FAILED_OUTCOMES = ("retrying", "failed")
+
+
+@dataclass(frozen=True)
+class QuarantinePolicy:
+    window: int = 20
+    min_operations: int = 10
+    failure_ratio: float = 0.8
+
+    @classmethod
+    def from_settings(cls, settings: dict | None) -> "QuarantinePolicy":
+        settings = settings or {}
+        return cls(
+            window=int(settings.get("quarantine_window", cls.window)),
+            min_operations=int(settings.get("quarantine_min_operations", cls.min_operations)),
+            failure_ratio=float(settings.get("quarantine_failure_ratio", cls.failure_ratio)),
+        )
+
+
+def application(key: str) -> Application:
+    app = db.session.scalar(select(Application).where(Application.key == key))
+    if app is None:
+        raise NotFound(f"no application {key!r}")
+    return app
+
+
+def test_application(key: str) -> dict:
+    """Ask the application's connector whether the target answers and accepts the token."""
+    app = application(key)
+    if app.kind != "connected" or not app.connector_settings:
+        raise Invalid(f"{app.key} is not a connected application: nothing to test")
+    settings = dict(app.connector_settings)
+    db.session.rollback()  # no transaction stays open while the target answers
+    try:
+        with connector_for(settings) as connector:
+            summary = connector.test_connection()
+    except ConnectorError as err:  # connectors redact their messages
+        raise Invalid(f"connection to {key} failed: {err.message}") from err
+    return {"application": key, **summary}
+
+
+def check_quarantine(app: Application) -> tuple[int, int] | None:
+    """Quarantine `app` when its recent operations mostly failed; returns (failed, total) then.
+
+    Runs inside the caller's transaction; a conditional UPDATE makes only one worker do it.
+    """
+    policy = QuarantinePolicy.from_settings(app.connector_settings)
+    if policy.window <= 0 or app.quarantined_at is not None:
+        return None
+    since = db.session.scalar(
+        select(func.max(Incident.resolved_at)).where(
+            Incident.application_id == app.id, Incident.kind == "quarantine"
+        )
+    )
+    query = select(ProvisioningLog.outcome).where(
+        ProvisioningLog.application_id == app.id, ProvisioningLog.outcome != "abandoned"
+    )
+    if since is not None:
+        query = query.where(ProvisioningLog.at > since)
+    outcomes = db.session.scalars(
+        query.order_by(ProvisioningLog.id.desc()).limit(policy.window)
+    ).all()
+    failed = sum(outcome in FAILED_OUTCOMES for outcome in outcomes)
+    if len(outcomes) < policy.min_operations or failed < policy.failure_ratio * len(outcomes):
+        return None
+    won = db.session.execute(
+        update(Application)
+        .where(Application.id == app.id, Application.quarantined_at.is_(None))
+        .values(quarantined_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not won:
+        return None
+    error = f"{failed} of the last {len(outcomes)} operations failed"
+    db.session.add(Incident(kind="quarantine", application_id=app.id, error=error))
+    audit.record("application_quarantined", None, application=app.key, failed=failed)
+    return failed, len(outcomes)
+
+
+def resume_application(admin: User | None, key: str, comment: str | None = None) -> Application:
+    """Lift an application's quarantine: its paused jobs run again. `admin` None: the CLI."""
+    if admin is not None and not admin.is_admin:
+        raise NotAllowed("only administrators may resume an application")
+    app = application(key)
+    if app.quarantined_at is None:
+        raise Conflict(f"{key} is not quarantined")
+    app.quarantined_at = None
+    now = utcnow()
+    for incident in db.session.scalars(
+        select(Incident).where(
+            Incident.application_id == app.id,
+            Incident.kind == "quarantine",
+            Incident.status == "open",
+        )
+    ):
+        incident.status, incident.resolved_at = "resolved", now
+        incident.resolved_by_id = admin.id if admin else None
+        incident.resolution = comment or "provisioning resumed"
+    resumed = jobs.resume_paused_jobs(app.id)
+    audit.record("application_resumed", admin.id if admin else None, application=key, jobs=resumed)
+    db.session.commit()
+    return app
+
+
+def admin_addresses() -> list[str]:
+    """Where quarantine notices go: every administrator with an email address."""
+    from engine.models import Group
+    from engine.models.directory import ADMINS_GROUP
+
+    group = db.session.scalar(select(Group).where(Group.name == ADMINS_GROUP))
+    return [m.email for m in group.members if m.email and m.active] if group else []

@@ -1,0 +1,119 @@
+"""What admins do about provisioning: read incidents and the log, retry, resolve."""
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from engine import audit, connected_apps, tasks
+from engine.db import db, utcnow
+from engine.errors import Conflict, DomainError, Invalid, NotAllowed, NotFound
+from engine.models import Application, HumanTask, Incident, ProvisioningLog, User
+
+STATUSES = ("open", "resolved")
+MAX_LOG_ROWS = 500
+
+
+def _guard_admin(user: User) -> None:
+    if not user.is_admin:
+        raise NotAllowed("only administrators may do this")
+
+
+def _app_id(key: str | None) -> str | None:
+    return connected_apps.application(key).id if key else None
+
+
+def list_incidents(
+    admin: User, status: str | None = "open", application: str | None = None
+) -> list[Incident]:
+    """Incidents, newest first; `status` None lists every one."""
+    _guard_admin(admin)
+    query = select(Incident).order_by(Incident.created_at.desc(), Incident.id)
+    if status is not None:
+        if status not in STATUSES:
+            raise Invalid(f"status must be one of {', '.join(STATUSES)}", field="status")
+        query = query.where(Incident.status == status)
+    if application:
+        query = query.where(Incident.application_id == _app_id(application))
+    return db.session.scalars(query).all()
+
+
+def get_incident(admin: User, incident_id: str) -> Incident:
+    _guard_admin(admin)
+    incident = db.session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound("no such incident")
+    return incident
+
+
+def resolve_incident(admin: User, incident_id: str, comment: str | None = None) -> Incident:
+    """Close an incident someone dealt with outside accessflow."""
+    incident = get_incident(admin, incident_id)
+    if incident.status != "open":
+        raise Conflict(f"the incident is already {incident.status}")
+    if incident.kind == "quarantine":
+        raise Conflict("a quarantine ends by resuming the application", action="resume")
+    _close(incident, admin, comment or "resolved by an administrator")
+    audit.record("incident_resolved", admin.id, incident_id=incident.id)
+    db.session.commit()
+    return incident
+
+
+def retry_incident(admin: User, incident_id: str, comment: str | None = None) -> Incident:
+    """Try again: a failed provisioning goes back to its job, a quarantine is lifted."""
+    incident = get_incident(admin, incident_id)
+    if incident.status != "open":
+        raise Conflict(f"the incident is already {incident.status}")
+    if incident.kind == "quarantine":
+        connected_apps.resume_application(admin, incident.application.key, comment)
+        db.session.refresh(incident)
+        return incident
+    task = db.session.scalar(
+        select(HumanTask).where(
+            HumanTask.item_id == incident.item_id,
+            HumanTask.kind == "failed_provisioning",
+            HumanTask.status == "open",
+        )
+    )
+    if task is None:
+        raise Conflict("the item no longer waits on a failed auto-provision task")
+    _close(incident, admin, comment or "retried")
+    try:
+        tasks.complete_task(admin, task.id, "retry", comment=comment)  # commits both
+    except DomainError:
+        db.session.rollback()
+        raise
+    return incident
+
+
+def _close(incident: Incident, admin: User, resolution: str) -> None:
+    incident.status, incident.resolved_at = "resolved", utcnow()
+    incident.resolved_by_id, incident.resolution = admin.id, resolution
+
+
+def provisioning_log(
+    admin: User,
+    application: str | None = None,
+    item_id: str | None = None,
+    outcome: str | None = None,
+    before: datetime | None = None,
+    limit: int = 100,
+) -> list[ProvisioningLog]:
+    """Operations against targets, newest first, filtered; at most MAX_LOG_ROWS."""
+    _guard_admin(admin)
+    query = select(ProvisioningLog).order_by(ProvisioningLog.id.desc())
+    if application:
+        query = query.where(ProvisioningLog.application_id == _app_id(application))
+    if item_id:
+        query = query.where(ProvisioningLog.item_id == item_id)
+    if outcome:
+        query = query.where(ProvisioningLog.outcome == outcome)
+    if before:
+        query = query.where(ProvisioningLog.at < before)
+    return db.session.scalars(query.limit(max(1, min(limit, MAX_LOG_ROWS)))).all()
+
+
+def quarantined_applications(admin: User) -> list[Application]:
+    _guard_admin(admin)
+    return db.session.scalars(
+        select(Application).where(Application.quarantined_at.is_not(None))
+    ).all()
