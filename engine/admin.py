@@ -4,8 +4,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
 
+from engine import connected_apps
 from engine.db import db
-from engine.errors import Invalid, NotAllowed, NotFound
+from engine.errors import NotAllowed, NotFound
 from engine.models import Application, AuditEvent, User
 
 
@@ -29,19 +30,8 @@ def get_application(user: User, key: str) -> Application:
 
 def check_connection(user: User, key: str) -> dict:
     """Ask the application's connector whether the target answers; raise Invalid when not."""
-    from connectors import connector_for
-    from connectors.base import ConnectorError
-
-    app = get_application(user, key)
-    if not app.connector_settings:
-        raise Invalid(f"{app.name} is disconnected: it has no connector to test")
-    settings = dict(app.connector_settings)
-    db.session.rollback()  # no transaction stays open while the target answers
-    try:
-        with connector_for(settings) as connector:
-            return connector.test_connection() or {}
-    except ConnectorError as err:  # its message is redacted by the connector
-        raise Invalid(f"connection failed: {err.message}") from err
+    _guard_admin(user)
+    return connected_apps.test_application(key)
 
 
 @dataclass
