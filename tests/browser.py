@@ -132,7 +132,7 @@ class Server:
             from engine.db import db
 
             try:
-                yield
+                yield app
             finally:
                 db.session.remove()
                 db.engine.dispose()
