@@ -33,11 +33,16 @@ def as_user(browser, server, username, viewport=LAPTOP):
 
 def set_scene(server):
     """Requests in several states, so that every page has something to show."""
+    from api.worker import Worker
     from engine import cart, tasks
-    from engine.directory import user_by_username
+    from engine.db import db
+    from engine.directory import application_by_key, user_by_username
     from tests.flow import decide, open_task
 
-    with server.engine():
+    with server.engine() as app:
+        wiki = application_by_key("wiki")  # no SCIM server runs here: one failed attempt
+        wiki.connector_settings = {**wiki.connector_settings, "max_attempts": 1}
+        db.session.commit()
         alice, bob, carol = (user_by_username(n) for n in ("alice", "bob", "carol"))
         mark, gina, fred = (user_by_username(n) for n in ("mark", "gina", "fred"))
         cart.add_to_cart(bob, "erp", "bob", "update", "Purchase orders for the Lyon office")
@@ -51,7 +56,12 @@ def set_scene(server):
         decide(gina, first, comment="Approved for the Q3 campaign")
         tasks.claim_task(fred, open_task(first).id)
         decide(mark, second, comment="OK for Bob")
-        return open_task(first).id
+        wiki_item = request.items[2]
+        decide(mark, wiki_item, comment="Sure")
+        decide(gina, wiki_item, comment="Approved")
+        task_id = open_task(first).id
+        Worker(app).run_until_idle(timeout=20)
+        return task_id
 
 
 def main():
@@ -107,6 +117,10 @@ def main():
             shot(root, "admin_applications")
             root.goto(f"{server.url}/admin/applications/wiki")
             shot(root, "admin_application")
+            root.goto(f"{server.url}/admin/incidents")
+            shot(root, "admin_incidents")
+            root.goto(f"{server.url}/admin/provisioning")
+            shot(root, "admin_provisioning_log")
             root.goto(f"{server.url}/admin/audit")
             shot(root, "admin_audit")
 
