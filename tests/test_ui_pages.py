@@ -53,6 +53,7 @@ def test_pages_send_security_headers(client):
     assert page.headers["X-Content-Type-Options"] == "nosniff"
     assert page.headers["Referrer-Policy"] == "same-origin"
     assert "<script>" not in page.text  # every script is a file under /assets
+    assert client.head("/login").status_code == 200
 
 
 def test_login_sets_a_fresh_httponly_samesite_session(client):
