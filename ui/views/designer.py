@@ -9,7 +9,7 @@ from engine.designer import (
     list_workflows,
     validate_workflow,
 )
-from engine.errors import DomainError
+from engine.errors import DomainError, Invalid
 from ui.blueprint import bp, login_required
 from ui.errors import status_of
 
@@ -39,6 +39,16 @@ def designer_bpmn(key, number):
     return Response(version.bpmn_xml, mimetype="application/xml")
 
 
+MAX_BPMN_BYTES = 2 * 1024 * 1024
+
+
+def _bpmn_body() -> str:
+    """The BPMN the modeler posted; refused before reading when it is unreasonably large."""
+    if (request.content_length or 0) > MAX_BPMN_BYTES:
+        raise Invalid(f"the BPMN file is larger than {MAX_BPMN_BYTES // 1024 // 1024} MB")
+    return request.get_data(as_text=True)
+
+
 def _problem(err: DomainError):
     """The JSON the modeler's script shows: the message and the BPMN element to mark."""
     body = {"ok": False, "error": err.detail, "element": err.extra.get("element")}
@@ -49,7 +59,7 @@ def _problem(err: DomainError):
 @login_required
 def designer_validate(key):
     try:
-        found = validate_workflow(g.user, request.get_data(as_text=True))
+        found = validate_workflow(g.user, _bpmn_body())
     except DomainError as err:
         return _problem(err)
     return jsonify({"ok": True, "key": found, "message": f"{found} is valid and can be deployed."})
@@ -59,7 +69,7 @@ def designer_validate(key):
 @login_required
 def designer_deploy(key):
     try:
-        version, created = deploy_workflow(g.user, request.get_data(as_text=True))
+        version, created = deploy_workflow(g.user, _bpmn_body())
     except DomainError as err:
         return _problem(err)
     if created:
