@@ -42,8 +42,12 @@ def application(key: str) -> Application:
     return app
 
 
-def test_application(key: str) -> dict:
-    """Ask the application's connector whether the target answers and accepts the token."""
+def test_application(key: str, admin: User | None = None) -> dict:
+    """Ask the application's connector whether the target answers and accepts the token.
+
+    `admin` None: the command line (an operator with the database); else an administrator."""
+    if admin is not None and not admin.is_admin:
+        raise NotAllowed("only administrators may test a connection")
     app = application(key)
     if app.kind != "connected" or not app.connector_settings:
         raise Invalid(f"{app.key} is not a connected application: nothing to test")

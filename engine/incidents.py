@@ -1,7 +1,5 @@
 """What admins do about provisioning: read incidents and the log, retry, resolve."""
 
-from datetime import datetime
-
 from sqlalchemy import select
 
 from engine import audit, connected_apps, tasks
@@ -95,10 +93,10 @@ def provisioning_log(
     application: str | None = None,
     item_id: str | None = None,
     outcome: str | None = None,
-    before: datetime | None = None,
+    before: int | None = None,
     limit: int = 100,
 ) -> list[ProvisioningLog]:
-    """Operations against targets, newest first, filtered; at most MAX_LOG_ROWS."""
+    """Operations against targets, newest first, filtered; `before`: rows older than that id."""
     _guard_admin(admin)
     query = select(ProvisioningLog).order_by(ProvisioningLog.id.desc())
     if application:
@@ -108,7 +106,7 @@ def provisioning_log(
     if outcome:
         query = query.where(ProvisioningLog.outcome == outcome)
     if before:
-        query = query.where(ProvisioningLog.at < before)
+        query = query.where(ProvisioningLog.id < before)
     return db.session.scalars(query.limit(max(1, min(limit, MAX_LOG_ROWS)))).all()
 
 

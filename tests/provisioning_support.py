@@ -5,6 +5,7 @@ cannot misbehave on demand (answer 500 or 429, or swallow an answer after doing 
 """
 
 import email
+import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -90,8 +91,9 @@ class FaultProxy:
                 if proxy.on_request is not None:
                     proxy.on_request(self.command, self.path)
                 fault = proxy._fault()
-                if fault is not None:
-                    return self._send(fault[0], fault[1], b'{"detail": "injected fault"}')
+                if fault is not None:  # a hostile target echoes our credentials back
+                    detail = f"injected fault; you sent {self.headers.get('Authorization')}"
+                    return self._send(fault[0], fault[1], json.dumps({"detail": detail}).encode())
                 headers = {
                     k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")
                 }
