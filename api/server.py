@@ -28,5 +28,7 @@ def serve_forever(host: str, port: int, workers: int) -> None:
             "accesslog": "-",
             # Never log query strings or headers: a token could ride in either.
             "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
+            # Its default socket path is shared by every server on the machine; we never use it.
+            "control_socket_disable": True,
         }
     ).run()
