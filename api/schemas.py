@@ -94,7 +94,7 @@ class TasksQuery(PageQuery):
 
 
 class CartLineIn(Schema):
-    application = Text(required=True, validate=validate.Length(1, 100))
+    application = Text(required=True, validate=validate.Length(1, 100), metadata={"example": "crm"})
     beneficiary = Text(
         allow_none=True,
         validate=validate.Length(1, 150),

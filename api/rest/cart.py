@@ -1,7 +1,7 @@
 """The caller's cart: gather applications for oneself or colleagues, then submit at once."""
 
 from api.auth import current_user
-from api.rest.resource import resource_blueprint
+from api.rest.resource import link, links, resource_blueprint
 from api.schemas import CartLineIn, CartLineSchema, CartSchema, RequestSchema, SubmitHeaders
 from engine import cart
 
@@ -17,6 +17,7 @@ def show_cart():
 @blp.route("/items", methods=["POST"])
 @blp.arguments(CartLineIn, as_kwargs=True)
 @blp.response(201, CartLineSchema)
+@blp.doc(operationId="addToCart", responses={201: link("RemoveLine", "removeFromCart", "line_id")})
 def add_to_cart(**line):
     """Put one application for one beneficiary (default: the caller) in the cart."""
     return cart.add_to_cart(current_user(), **line)
@@ -24,6 +25,7 @@ def add_to_cart(**line):
 
 @blp.route("/items/<uuid:line_id>", methods=["DELETE"])
 @blp.response(204)
+@blp.doc(operationId="removeFromCart")
 def remove_from_cart(line_id):
     cart.remove_from_cart(current_user(), str(line_id))
 
@@ -32,6 +34,17 @@ def remove_from_cart(line_id):
 @blp.arguments(SubmitHeaders, location="headers", as_kwargs=True)
 @blp.response(201, RequestSchema)
 @blp.alt_response(200, schema=RequestSchema, description="Replay of a submit with this key")
+@blp.doc(
+    operationId="submitCart",
+    responses={
+        code: links(
+            link("ShowRequest", "showRequest", "request_id"),
+            link("ShowItem", "showItem", "item_id", "/items/0/id"),
+            link("CancelItem", "cancelItem", "item_id", "/items/0/id"),
+        )
+        for code in (200, 201)
+    },
+)
 def submit_cart(idempotency_key=None):
     """Submit the cart as one request, one item (and process) per line. 409 names the open item
     a line duplicates; 422 for an empty cart; a retried `Idempotency-Key` answers 200 with the

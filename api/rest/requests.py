@@ -1,7 +1,7 @@
 """Submitted requests and their items, as the caller may see them."""
 
 from api.auth import current_user
-from api.rest.resource import resource_blueprint
+from api.rest.resource import link, resource_blueprint
 from api.schemas import (
     CancelIn,
     ItemDetailSchema,
@@ -26,6 +26,7 @@ def list_requests(limit, cursor=None):
 
 @blp.route("/requests/<uuid:request_id>")
 @blp.response(200, RequestSchema)
+@blp.doc(operationId="showRequest")
 def show_request(request_id):
     return items.get_request(current_user(), str(request_id))
 
@@ -33,6 +34,7 @@ def show_request(request_id):
 @blp.route("/items")
 @blp.arguments(ItemsQuery, location="query", as_kwargs=True)
 @blp.response(200, ItemPage)
+@blp.doc(responses={200: link("ShowItem", "showItem", "item_id", "/items/0/id")})
 def list_items(limit, cursor=None, status=None):
     """Items the caller requested or that are for them, newest first."""
     return listing.items_page(current_user(), status, limit, cursor)
@@ -40,6 +42,7 @@ def list_items(limit, cursor=None, status=None):
 
 @blp.route("/items/<uuid:item_id>")
 @blp.response(200, ItemDetailSchema)
+@blp.doc(operationId="showItem")
 def show_item(item_id):
     """One item with its history (requester, beneficiary, task candidates and admins)."""
     return items.get_item(current_user(), str(item_id))
@@ -48,6 +51,7 @@ def show_item(item_id):
 @blp.route("/items/<uuid:item_id>/cancel", methods=["POST"])
 @blp.arguments(CancelIn, required=False, as_kwargs=True)
 @blp.response(200, ItemDetailSchema)
+@blp.doc(operationId="cancelItem")
 def cancel_item(item_id, reason=None):
     """The requester (or an admin) withdraws an item that has not finished."""
     return items.cancel_item(current_user(), str(item_id), reason)

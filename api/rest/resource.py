@@ -13,3 +13,15 @@ def resource_blueprint(name: str, url_prefix: str, description: str, public=Fals
         blp.before_request(authenticate)
     register_problem_handlers(blp)
     return blp
+
+
+def link(name: str, operation_id: str, parameter: str, pointer: str = "/id") -> dict:
+    """An OpenAPI link from an answer to the operation its id feeds (clients and fuzzers
+    follow them)."""
+    target = {"operationId": operation_id, "parameters": {parameter: f"$response.body#{pointer}"}}
+    return {"links": {name: target}}
+
+
+def links(*each: dict) -> dict:
+    """Several link() results as one response's links."""
+    return {"links": {k: v for one in each for k, v in one["links"].items()}}

@@ -11,6 +11,21 @@ blp = resource_blueprint("tasks", "/api/v1/tasks", "Human tasks")
 @blp.route("")
 @blp.arguments(TasksQuery, location="query", as_kwargs=True)
 @blp.response(200, TaskPage)
+@blp.doc(
+    responses={
+        200: {
+            "links": {
+                name: {"operationId": op, "parameters": {"task_id": "$response.body#/items/0/id"}}
+                for name, op in (
+                    ("ShowTask", "showTask"),
+                    ("ClaimTask", "claimTask"),
+                    ("ReleaseTask", "releaseTask"),
+                    ("CompleteTask", "completeTask"),
+                )
+            }
+        }
+    }
+)
 def list_tasks(scope, limit, cursor=None):
     """Open tasks the caller may act on, oldest first."""
     return listing.inbox_page(current_user(), scope, limit, cursor)
@@ -18,12 +33,14 @@ def list_tasks(scope, limit, cursor=None):
 
 @blp.route("/<uuid:task_id>")
 @blp.response(200, TaskSchema)
+@blp.doc(operationId="showTask")
 def show_task(task_id):
     return tasks.get_task(current_user(), str(task_id))
 
 
 @blp.route("/<uuid:task_id>/claim", methods=["POST"])
 @blp.response(200, TaskSchema)
+@blp.doc(operationId="claimTask")
 def claim_task(task_id):
     """Take the task; 409 when someone else holds it."""
     return tasks.claim_task(current_user(), str(task_id))
@@ -31,6 +48,7 @@ def claim_task(task_id):
 
 @blp.route("/<uuid:task_id>/release", methods=["POST"])
 @blp.response(200, TaskSchema)
+@blp.doc(operationId="releaseTask")
 def release_task(task_id):
     return tasks.release_task(current_user(), str(task_id))
 
@@ -38,6 +56,7 @@ def release_task(task_id):
 @blp.route("/<uuid:task_id>/complete", methods=["POST"])
 @blp.arguments(CompleteIn, as_kwargs=True)
 @blp.response(200, TaskSchema)
+@blp.doc(operationId="completeTask")
 def complete_task(task_id, decision, comment=None, account_id=None):
     """Decide the task, claiming it when unclaimed; 409 when another holds it or it is done."""
     return tasks.complete_task(current_user(), str(task_id), decision, comment, account_id)
