@@ -105,8 +105,14 @@ def serve(host, port, workers):
 @click.option("--once", is_flag=True, help="Run due jobs and their retries until idle, then exit.")
 @click.option("--interval", default=1.0, show_default=True, type=float, help="Poll seconds.")
 @click.option("--threads", default=1, show_default=True, type=int, help="Jobs run at once.")
-@click.option("--lease-seconds", default=60.0, show_default=True, type=float, help="A job's lease.")
-def worker(worker_id, once, interval, threads, lease_seconds):
+@click.option(
+    "--lease-seconds", default=120.0, show_default=True, type=float, help="A job's lease."
+)
+@click.option("--batch", default=20, show_default=True, type=int, help="Jobs taken at once.")
+@click.option(
+    "--http-concurrency", default=8, show_default=True, type=int, help="Target calls at once."
+)
+def worker(worker_id, once, interval, threads, lease_seconds, batch, http_concurrency):
     """Run background work: provisioning jobs (with retries) against connected applications."""
     import logging
 
@@ -115,7 +121,14 @@ def worker(worker_id, once, interval, threads, lease_seconds):
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    runner = Worker(_app(), worker_id, threads=threads, lease_seconds=lease_seconds)
+    runner = Worker(
+        _app(),
+        worker_id,
+        threads=threads,
+        lease_seconds=lease_seconds,
+        batch=batch,
+        http_concurrency=http_concurrency,
+    )
     if once:
         click.echo(f"{runner.run_until_idle()} jobs run")
     else:

@@ -11,11 +11,12 @@ import socket
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from engine import jobs
 from engine.db import db
 from engine.notifications import Mailer
-from engine.provisioning import run_job
+from engine.provisioning import run_jobs
 
 log = logging.getLogger("accessflow.worker")
 
@@ -25,13 +26,24 @@ def default_worker_id() -> str:
 
 
 class Worker:
-    """Runs jobs with `threads` threads, each taking one due job at a time under a lease."""
+    """Runs jobs with `threads` loops, each taking up to `batch` due jobs at a time under a
+    lease and calling targets `http_concurrency` at a time."""
 
-    def __init__(self, app, worker_id=None, threads=1, lease_seconds=jobs.DEFAULT_LEASE_SECONDS):
+    def __init__(
+        self,
+        app,
+        worker_id=None,
+        threads=1,
+        lease_seconds=jobs.DEFAULT_LEASE_SECONDS,
+        batch=20,
+        http_concurrency=8,
+    ):
         self.app = app
         self.worker_id = worker_id or default_worker_id()
         self.threads = max(1, threads)
         self.lease_seconds = lease_seconds
+        self.batch = max(1, batch)
+        self.http_concurrency = max(1, http_concurrency)
         self.mailer = Mailer.from_config(app.config)
         self._stopping = threading.Event()
 
@@ -53,14 +65,14 @@ class Worker:
 
     def _loop(self) -> int:
         done = 0
-        with self.app.app_context():
+        with self.app.app_context(), ThreadPoolExecutor(self.http_concurrency) as pool:
             try:
                 while not self._stopping.is_set():
-                    claimed = jobs.claim_due_jobs(self.worker_id, 1, self.lease_seconds)
+                    claimed = jobs.claim_due_jobs(self.worker_id, self.batch, self.lease_seconds)
                     if not claimed:
                         return done
-                    run_job(claimed[0], self.worker_id, self.mailer)
-                    done += 1
+                    run_jobs(claimed, self.worker_id, self.mailer, pool)
+                    done += len(claimed)
             except Exception:  # a database outage: logged, the next poll tries again
                 log.exception("worker %s: polling failed", self.worker_id)
                 db.session.rollback()

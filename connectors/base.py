@@ -137,9 +137,16 @@ class Connector(ABC):
     def find_account(self, user: dict) -> dict | None:
         """Return the account matching ``user`` by the configured attribute, or None."""
 
+    def find_accounts(self, users: list[dict]) -> list[dict | None]:
+        """Look several users up at once; the answer for each is what find_account gives."""
+        return [self.find_account(user) for user in users]
+
     @abstractmethod
-    def create_account(self, user: dict) -> dict:
-        """Create the account, or link the existing one (``"linked": True``)."""
+    def create_account(self, user: dict, *, looked_up: bool = False) -> dict:
+        """Create the account, or link the existing one (``"linked": True``).
+
+        ``looked_up``: the caller has just looked the user up and found no account, so the
+        lookup before the create is skipped (a 409 still finds and links the account)."""
 
     @abstractmethod
     def update_account(self, external_id: str, user: dict) -> dict:

@@ -169,14 +169,23 @@ class ScimConnector(HttpConnector):
         }
 
     def find_account(self, user: dict) -> dict | None:
-        self._require(user, (self.matching_attribute,))
-        value = str(_clean(user[self.attribute_map[self.matching_attribute]]))
-        attribute, ignore_case = MATCHING[self.matching_attribute]
+        value = self._match_value(user)
+        attribute, _ = MATCHING[self.matching_attribute]
         # A filter's comparison value is a JSON string (RFC 7644 §3.4.2.2): json.dumps
         # escapes quotes, backslashes and control characters.
         scim_filter = f"{attribute} eq {json.dumps(value, ensure_ascii=False)}"
         params = {"filter": scim_filter, "startIndex": 1, "count": 10}
         resources = self.request_json("GET", "/Users", params=params).get("Resources") or []
+        return self._pick(resources, value)
+
+    def _match_value(self, user: dict) -> str:
+        self._require(user, (self.matching_attribute,))
+        return str(_clean(user[self.attribute_map[self.matching_attribute]]))
+
+    def _pick(self, resources: list, value: str) -> dict | None:
+        """The one resource matching `value`, checked here: a target that ignores the filter
+        must not make us link somebody else's account."""
+        _, ignore_case = MATCHING[self.matching_attribute]
 
         def same(other) -> bool:
             other = str(other or "")
@@ -188,19 +197,45 @@ class ScimConnector(HttpConnector):
                 return any(isinstance(e, dict) and same(e.get("value")) for e in emails)
             return same(resource.get(self.matching_attribute))
 
-        # Check the answer ourselves: a target that ignores the filter must not make us
-        # link somebody else's account.
         found = [r for r in resources if isinstance(r, dict) and matches(r)]
         if len(found) > 1:
             name = self.matching_attribute
             raise ConnectorError(f"{len(found)} accounts match on {name!r}; not picking one")
         return self._account(found[0]) if found else None
 
-    def create_account(self, user: dict) -> dict:
+    def find_accounts(self, users: list[dict]) -> list[dict | None]:
+        """One filtered query (``a eq "x" or a eq "y" ...``) per 20 users; a target that
+        truncates the answer or refuses the filter is asked one user at a time."""
+        attribute, _ = MATCHING[self.matching_attribute]
+        answers: list[dict | None] = []
+        for start in range(0, len(users), 20):
+            chunk = users[start : start + 20]
+            values = [self._match_value(user) for user in chunk]
+            scim_filter = " or ".join(
+                f"{attribute} eq {json.dumps(v, ensure_ascii=False)}" for v in values
+            )
+            params = {"filter": scim_filter, "startIndex": 1, "count": 2 * len(chunk)}
+            try:
+                body = self.request_json("GET", "/Users", params=params)
+            except ConnectorError as exc:
+                if exc.status != 400:
+                    raise
+                answers += [self.find_account(user) for user in chunk]
+                continue
+            resources = body.get("Resources") or []
+            if not isinstance(body.get("totalResults"), int) or body["totalResults"] > len(
+                resources
+            ):
+                answers += [self.find_account(user) for user in chunk]
+                continue
+            answers += [self._pick(resources, value) for value in values]
+        return answers
+
+    def create_account(self, user: dict, *, looked_up: bool = False) -> dict:
         resource = {"schemas": [USER_SCHEMA]}
         for path, value in self._values(user, create=True):  # checked before any HTTP call
             _set_path(resource, path, value)
-        existing = self.find_account(user)
+        existing = None if looked_up else self.find_account(user)
         if existing is None:
             try:
                 response = self.request("POST", "/Users", json=resource)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import aliased
 from engine.db import db, utcnow
 from engine.models import Application, ProvisioningJob
 
-DEFAULT_LEASE_SECONDS = 60.0
+DEFAULT_LEASE_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -96,30 +96,30 @@ def claim_due_jobs(
         if instance_id not in instances and len(picked) < limit:
             picked.append(job_id)
             instances.add(instance_id)
-    claimed = []
+    if not picked:
+        db.session.rollback()
+        return []
     try:
-        for job_id in picked:
-            won = db.session.execute(
-                update(job)
-                .where(job.id == job_id, _due(job, now), ~_instance_busy(job, now))
-                .values(
-                    status="running",
-                    lease_owner=worker_id,
-                    lease_expires_at=now + timedelta(seconds=lease_seconds),
-                    attempts=job.attempts + 1,
-                    updated_at=now,
-                )
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if won:
-                claimed.append(job_id)
+        claimed = db.session.scalars(
+            update(job)
+            .where(job.id.in_(picked), _due(job, now), ~_instance_busy(job, now))
+            .values(
+                status="running",
+                lease_owner=worker_id,
+                lease_expires_at=now + timedelta(seconds=lease_seconds),
+                attempts=job.attempts + 1,
+                updated_at=now,
+            )
+            .returning(job.id)
+            .execution_options(synchronize_session=False)
+        ).all()
         db.session.commit()
     except (IntegrityError, OperationalError):
         # Lost a race on the one-running-job-per-instance index, or SQLite was busy:
         # nothing was taken, and the next poll tries again.
         db.session.rollback()
         return []
-    return claimed
+    return list(claimed)
 
 
 def release(job_id: str, worker_id: str, **values) -> bool:

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from connectors import ConnectorError, connector_for
 from engine import audit, connected_apps, instances, jobs, runtime
-from engine.db import db, utcnow
+from engine.db import db, new_id, utcnow
 from engine.errors import DomainError
 from engine.models import (
     Account,
@@ -63,52 +64,122 @@ class Attempt:
     http_status: int | None = None
     duration_ms: int = 0
     mail: list = field(default_factory=list)
+    open_incident: bool = True  # unknown until prefetched: look
+    looked_up: bool = False  # the batch lookup found no account: create without asking again
+    found: dict | None = None  # the batch lookup found this account: link it
+
+
+class LeaseLost(Exception):
+    """Another worker took the job over (this worker's lease expired)."""
 
 
 def run_job(job_id: str, worker_id: str, mailer: Mailer | None = None) -> str:
     """Run a job this worker holds; returns the outcome (created, linked, retrying, ...)."""
-    attempt = _read(job_id, worker_id)
-    if attempt is None:
-        return "lost"
-    _call_target(attempt)
+    outcomes = run_jobs([job_id], worker_id, mailer)
+    return outcomes[0] if outcomes else "lost"
+
+
+def run_jobs(job_ids, worker_id: str, mailer: Mailer | None = None, pool=None) -> list[str]:
+    """Run jobs this worker holds: one lookup per application for all of them, the calls
+    (in `pool`, an executor, when given), then their results in one transaction."""
+    attempts = _read(job_ids, worker_id)
+    _call_targets(attempts, pool)
+    try:
+        _prefetch(attempts)
+        with db.session.no_autoflush:  # one flush at the commit: the inserts go in batches
+            for attempt in attempts:
+                _record(attempt)
+        db.session.commit()
+    except (LeaseLost, StaleDataError, DomainError):
+        db.session.rollback()  # one bad apple: record them one by one
+        for attempt in attempts:
+            attempt.mail.clear()
+            _record_alone(attempt)
+    for attempt in attempts:
+        _send_mail(attempt, mailer)
+        log.info(
+            "job %s (%s, attempt %d): %s%s",
+            attempt.job_id,
+            attempt.app_key,
+            attempt.number,
+            attempt.outcome,
+            f": {attempt.error}" if attempt.error else "",
+        )
+    return [attempt.outcome for attempt in attempts]
+
+
+def _prefetch(attempts: list[Attempt]) -> None:
+    """Load the instances (with items) the results advance, and find the items with open
+    incidents, in two queries rather than a few per job."""
+    ids = [a.instance_id for a in attempts if a.outcome != "retrying"]
+    if len(ids) > 1:
+        db.session.scalars(
+            select(ProcessInstance)
+            .where(ProcessInstance.id.in_(ids))
+            .options(joinedload(ProcessInstance.item))
+        ).all()
+    with_incidents = set(
+        db.session.scalars(
+            select(Incident.item_id).where(
+                Incident.item_id.in_([a.item_id for a in attempts]), Incident.status == "open"
+            )
+        )
+    )
+    for attempt in attempts:
+        attempt.open_incident = attempt.item_id in with_incidents
+
+
+def _record_alone(attempt: Attempt) -> None:
     try:
         _record(attempt)
+        db.session.commit()
+    except LeaseLost:
+        db.session.rollback()
+        _abandon(attempt, "lease lost to another worker")
+        db.session.commit()
     except StaleDataError:
         # Someone changed the item meanwhile: try again soon; the lookup will link the account.
         db.session.rollback()
-        attempt.mail.clear()
-        attempt.outcome, attempt.error = "abandoned", "the item changed meanwhile"
-        _log_row(attempt)
-        jobs.retry_later(job_id, worker_id, STALE_RETRY_SECONDS, attempt.error)
+        _abandon(attempt, "the item changed meanwhile")
+        jobs.retry_later(attempt.job_id, attempt.worker_id, STALE_RETRY_SECONDS, attempt.error)
         db.session.commit()
     except DomainError as err:  # the workflow failed after the task (a designer's error)
         db.session.rollback()
-        attempt.mail.clear()
-        attempt.outcome, attempt.error = "abandoned", err.detail[:500]
-        _log_row(attempt)
-        jobs.release(job_id, worker_id, status="failed", last_error=attempt.error)
+        _abandon(attempt, err.detail)
+        jobs.release(attempt.job_id, attempt.worker_id, status="failed", last_error=attempt.error)
         db.session.commit()
-    _send_mail(attempt, mailer)
-    log.info(
-        "job %s (%s, attempt %d): %s%s",
-        job_id,
-        attempt.app_key,
-        attempt.number,
-        attempt.outcome,
-        f": {attempt.error}" if attempt.error else "",
-    )
-    return attempt.outcome
 
 
-def _read(job_id: str, worker_id: str) -> Attempt | None:
-    db.session.expire_all()  # objects outlive commits here: read what the row holds now
-    job = db.session.get(ProvisioningJob, job_id)
-    if job is None or job.status != "running" or job.lease_owner != worker_id:
-        db.session.rollback()
-        return None
+def _abandon(attempt: Attempt, reason: str) -> None:
+    attempt.mail.clear()
+    attempt.outcome = "abandoned"
+    attempt.error = ((attempt.error + "; ") if attempt.error else "") + reason
+    attempt.error = attempt.error[:500]
+    _log_row(attempt)
+
+
+def _read(job_ids, worker_id: str) -> list[Attempt]:
+    """The jobs still leased to this worker, read in one query; no transaction stays open."""
+    db.session.expire_all()  # objects outlive commits here: read what the rows hold now
+    rows = db.session.scalars(
+        select(ProvisioningJob)
+        .where(
+            ProvisioningJob.id.in_(list(job_ids)),
+            ProvisioningJob.status == "running",
+            ProvisioningJob.lease_owner == worker_id,
+        )
+        .options(joinedload(ProvisioningJob.item))
+        .order_by(ProvisioningJob.next_run_at, ProvisioningJob.id)
+    ).all()
+    attempts = [_attempt(job, worker_id) for job in rows]
+    db.session.rollback()
+    return attempts
+
+
+def _attempt(job: ProvisioningJob, worker_id: str) -> Attempt:
     item = job.item
     app = item.application
-    attempt = Attempt(
+    return Attempt(
         job_id=job.id,
         worker_id=worker_id,
         number=job.attempts,
@@ -123,8 +194,6 @@ def _read(job_id: str, worker_id: str) -> Attempt | None:
         user=item.beneficiary.as_directory_entry(),
         notification_email=app.notification_email,
     )
-    db.session.rollback()  # end the read: no transaction stays open during the call
-    return attempt
 
 
 # One connector per thread and application: its HTTP session keeps the connection alive.
@@ -141,12 +210,36 @@ def _connector(attempt: Attempt):
     return cache[key]
 
 
+def _call_targets(attempts: list[Attempt], pool=None) -> None:
+    """Look every `create` up with one query per application, then make the calls."""
+    creates: dict[str, list[Attempt]] = {}
+    for attempt in attempts:
+        if attempt.operation == "create":
+            creates.setdefault(attempt.app_id, []).append(attempt)
+    for group in creates.values():
+        if len(group) < 2:
+            continue
+        try:
+            found = _connector(group[0]).find_accounts([a.user for a in group])
+        except Exception:  # noqa: S112 - each attempt then looks its own account up
+            continue
+        for attempt, account in zip(group, found, strict=True):
+            attempt.looked_up, attempt.found = True, account
+    if pool is None or len(attempts) < 2:
+        for attempt in attempts:
+            _call_target(attempt)
+    else:
+        list(pool.map(_call_target, attempts))
+
+
 def _call_target(attempt: Attempt) -> None:
     attempt.started = time.perf_counter()
     try:
         connector = _connector(attempt)
-        if attempt.operation == "create":
-            account = connector.create_account(attempt.user)
+        if attempt.operation == "create" and attempt.found is not None:
+            account = {**attempt.found, "linked": True}
+        elif attempt.operation == "create":
+            account = connector.create_account(attempt.user, looked_up=attempt.looked_up)
         elif attempt.operation == "update":
             found = connector.find_account(attempt.user)
             if found is None:
@@ -206,15 +299,14 @@ def _log_row(attempt: Attempt) -> None:
 
 
 def _record(attempt: Attempt) -> None:
-    """Write the attempt's result in one transaction (or nothing, if the lease was lost)."""
+    """Add the attempt's result to the transaction; LeaseLost when the job is no longer ours."""
     if attempt.outcome == "retrying":
         policy = jobs.RetryPolicy.from_settings(attempt.settings)
         delay = policy.delay(attempt.number, attempt.retry_after)
         if not jobs.retry_later(attempt.job_id, attempt.worker_id, delay, attempt.error):
-            return _lost(attempt)
+            raise LeaseLost(attempt.job_id)
         _log_row(attempt)
         _check_quarantine(attempt)
-        db.session.commit()
         return None
     instance = db.session.get(ProcessInstance, attempt.instance_id)
     workflow = runtime.load_workflow(instance)
@@ -222,9 +314,8 @@ def _record(attempt: Attempt) -> None:
     if instance.status != "running" or task is None or task.state != TaskState.STARTED:
         attempt.outcome, attempt.error = "abandoned", "the item no longer waits on this job"
         if not jobs.release(attempt.job_id, attempt.worker_id, status="cancelled"):
-            return _lost(attempt)
+            raise LeaseLost(attempt.job_id)
         _log_row(attempt)
-        db.session.commit()
         return None
     succeeded = attempt.outcome != "failed"
     result = {
@@ -241,7 +332,7 @@ def _record(attempt: Attempt) -> None:
         last_error=attempt.error,
     )
     if not held:
-        return _lost(attempt)
+        raise LeaseLost(attempt.job_id)
     task.data[task.task_spec.result_variable] = result
     task.complete()
     runtime.run_engine(workflow)
@@ -249,7 +340,8 @@ def _record(attempt: Attempt) -> None:
     _log_row(attempt)
     if succeeded:
         _record_account(item, attempt)
-        _close_incidents(item.id, "provisioned on a later attempt")
+        if attempt.open_incident:
+            _close_incidents(item.id, "provisioned on a later attempt")
         audit.record(
             "provisioned",
             None,
@@ -266,44 +358,39 @@ def _record(attempt: Attempt) -> None:
         _check_quarantine(attempt)
     instances.save(instance, workflow)
     instances.sync(instance, workflow)
-    db.session.commit()
     return None
 
 
-def _lost(attempt: Attempt) -> None:
-    """Another worker took the job over (our lease expired): its own attempt will count."""
-    db.session.rollback()
-    attempt.outcome = "abandoned"
-    attempt.error = (attempt.error + "; " if attempt.error else "") + "lease lost to another worker"
-    attempt.mail.clear()
-    _log_row(attempt)
-    db.session.commit()
-
-
 def _record_account(item, attempt: Attempt) -> None:
-    account = db.session.scalar(
-        select(Account).where(
-            Account.user_id == item.beneficiary_id,
-            Account.application_id == item.application_id,
-            Account.external_id == attempt.external_id,
-            Account.ended_at.is_(None),
+    # A freshly created target account cannot be on record yet; a linked one may be.
+    account = (
+        None
+        if attempt.outcome == "created"
+        else db.session.scalar(
+            select(Account).where(
+                Account.user_id == item.beneficiary_id,
+                Account.application_id == item.application_id,
+                Account.external_id == attempt.external_id,
+                Account.ended_at.is_(None),
+            )
         )
     )
     if account is None:
         account = Account(
+            id=new_id(),
             user_id=item.beneficiary_id,
             application_id=item.application_id,
             external_id=attempt.external_id,
             request_item_id=item.id,
         )
         db.session.add(account)
-        db.session.flush()
     item.account_id = account.id
 
 
 def _open_incident(attempt: Attempt) -> None:
     _close_incidents(attempt.item_id, "superseded by a newer failure")
     incident = Incident(
+        id=new_id(),
         kind="provisioning_failed",
         application_id=attempt.app_id,
         item_id=attempt.item_id,
@@ -311,7 +398,6 @@ def _open_incident(attempt: Attempt) -> None:
         error=attempt.error,
     )
     db.session.add(incident)
-    db.session.flush()
     subject, body = provisioning_failed_message(
         attempt.app_name, attempt.user["username"], attempt.item_id, attempt.error or "?"
     )

@@ -289,3 +289,22 @@ def test_a_worker_whose_lease_expired_mid_call_records_nothing(app, people, scim
     [entry] = log_of(item)
     assert entry.outcome == "abandoned" and "lease lost" in entry.error
     assert entry.external_id == scim_users(scim_server)[0]["id"]  # the other worker will link it
+
+
+def test_a_batch_is_looked_up_in_one_query_and_links_what_exists(app, people, scim_server):
+    import requests
+
+    requests.post(
+        scim_server + "/Users",
+        json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "bob"},
+        headers={"Authorization": f"Bearer {SCIM_TOKEN}"},
+        timeout=10,
+    )
+    with FaultProxy(scim_server) as proxy:
+        connect_wiki(proxy.base_url)
+        batch = [approved_wiki_item(people, name) for name in ("alice", "bob", "stan")]
+        work(app)
+    assert [i.status for i in batch] == ["fulfilled"] * 3
+    assert sorted(u["userName"] for u in scim_users(scim_server)) == ["alice", "bob", "stan"]
+    assert [e.outcome for i in batch for e in log_of(i)] == ["created", "linked", "created"]
+    assert [m for m, _ in proxy.requests] == ["GET", "POST", "POST"]  # one lookup for three
