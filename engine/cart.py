@@ -72,33 +72,40 @@ def submit_cart(user: User, idempotency_key: str | None = None) -> AccessRequest
         raise Invalid("the cart is empty")
     request = AccessRequest(id=new_id(), requester=user, idempotency_key=idempotency_key)
     db.session.add(request)
-    for position, line in enumerate(lines):
-        _guard_no_open_item(line)
-        item = RequestItem(
-            id=new_id(),
-            request=request,
-            request_id=request.id,
-            position=position,
-            requester_id=user.id,
-            requester=user,
-            beneficiary=line.beneficiary,
-            application=line.application,
-            account_mode=line.account_mode,
-            justification=line.justification,
-            open_key=f"{line.beneficiary.id}:{line.application.id}",
-        )
-        db.session.add(item)
-        audit.record("submitted", user.id, item=item, comment=line.justification)
-        instances.start_instance(item)
-        db.session.delete(line)
     try:
+        for position, line in enumerate(lines):
+            _open_item(request, position, line)
         db.session.commit()
-    except IntegrityError as err:
+    except (IntegrityError, StaleDataError) as err:
+        # A concurrent submit took the same cart lines or the same person-and-application slot.
         db.session.rollback()
         raise Conflict(
-            "a request for the same person and application was submitted meanwhile"
+            "the cart or an open request changed meanwhile; reload and try again"
         ) from err
     return request
+
+
+def _open_item(request: AccessRequest, position: int, line: CartItem) -> RequestItem:
+    """Turn one cart line into an item and start its process instance."""
+    _guard_no_open_item(line)
+    item = RequestItem(
+        id=new_id(),
+        request=request,
+        request_id=request.id,
+        position=position,
+        requester_id=request.requester.id,
+        requester=request.requester,
+        beneficiary=line.beneficiary,
+        application=line.application,
+        account_mode=line.account_mode,
+        justification=line.justification,
+        open_key=f"{line.beneficiary.id}:{line.application.id}",
+    )
+    db.session.add(item)
+    audit.record("submitted", request.requester.id, item=item, comment=line.justification)
+    instances.start_instance(item)
+    db.session.delete(line)
+    return item
 
 
 def _guard_no_open_item(line: CartItem) -> None:
