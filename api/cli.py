@@ -110,7 +110,7 @@ def serve(host, port, workers):
 )
 @click.option("--batch", default=20, show_default=True, type=int, help="Jobs taken at once.")
 @click.option(
-    "--http-concurrency", default=8, show_default=True, type=int, help="Target calls at once."
+    "--http-concurrency", default=4, show_default=True, type=int, help="Target calls at once."
 )
 def worker(worker_id, once, interval, threads, lease_seconds, batch, http_concurrency):
     """Run background work: provisioning jobs (with retries) against connected applications."""
