@@ -1,7 +1,9 @@
 """Who may act on a task: lanes resolved to people, with separation of duties."""
 
+from sqlalchemy import select
+
 from engine.db import db
-from engine.models import Group, HumanTask, RequestItem, User
+from engine.models import Group, HumanTask, RequestItem, User, group_members
 from engine.models.directory import ADMINS_GROUP
 
 
@@ -16,10 +18,22 @@ def _eligible(user: User | None, item: RequestItem) -> bool:
     )
 
 
-def _group_with_eligible_member(group: Group | None, item: RequestItem) -> Group | None:
-    if group is not None and any(_eligible(m, item) for m in group.members):
-        return group
-    return None
+def _group_with_eligible_member(group_id: str | None, item: RequestItem) -> str | None:
+    """The group's id when at least one active member is neither requester nor beneficiary."""
+    if group_id is None:
+        return None
+    # One indexed lookup instead of loading the group and every member.
+    member = db.session.scalar(
+        select(group_members.c.user_id)
+        .join(User, User.id == group_members.c.user_id)
+        .where(
+            group_members.c.group_id == group_id,
+            User.active.is_(True),
+            User.id.not_in((item.requester_id, item.beneficiary_id)),
+        )
+        .limit(1)
+    )
+    return group_id if member is not None else None
 
 
 def resolve_candidates(lane: str | None, item: RequestItem) -> tuple[str | None, str | None]:
@@ -30,13 +44,13 @@ def resolve_candidates(lane: str | None, item: RequestItem) -> tuple[str | None,
         if _eligible(manager, item):
             return manager.id, None
     elif lane == "ApproverGroup":
-        group = _group_with_eligible_member(app.approver_group, item)
-        if group is not None:
-            return None, group.id
+        group_id = _group_with_eligible_member(app.approver_group_id, item)
+        if group_id is not None:
+            return None, group_id
     elif lane == "Fulfiller":
-        group = _group_with_eligible_member(app.fulfiller_group, item)
-        if group is not None:
-            return None, group.id
+        group_id = _group_with_eligible_member(app.fulfiller_group_id, item)
+        if group_id is not None:
+            return None, group_id
     admins = _admins()
     return None, admins.id if admins else None
 

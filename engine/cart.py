@@ -70,7 +70,8 @@ def submit_cart(user: User, idempotency_key: str | None = None) -> AccessRequest
     lines = list_cart(user)
     if not lines:
         raise Invalid("the cart is empty")
-    request = AccessRequest(id=new_id(), requester=user, idempotency_key=idempotency_key)
+    # An empty, loaded collection: the items join it as they are made, with no reload later.
+    request = AccessRequest(id=new_id(), requester=user, idempotency_key=idempotency_key, items=[])
     db.session.add(request)
     try:
         for position, line in enumerate(lines):

@@ -1,6 +1,7 @@
 """Running an item's process instance and mirroring its waits into task and job rows."""
 
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 
 from engine import audit, runtime
 from engine.assignment import resolve_candidates
@@ -14,7 +15,8 @@ TASK_KINDS = {"failed_auto_provision": "failed_provisioning"}
 
 def start_instance(item: RequestItem) -> ProcessInstance:
     """Start the item's process on the newest deployed version of its application's workflow."""
-    version = latest_version(item.application.workflow_key)
+    with db.session.no_autoflush:  # the pending item is not needed by this lookup
+        version = latest_version(item.application.workflow_key)
     if version is None:
         raise Invalid(f"no workflow {item.application.workflow_key!r} is deployed")
     workflow = runtime.new_workflow(version, initial_data(item))
@@ -51,13 +53,22 @@ def save(instance: ProcessInstance, workflow) -> None:
 
 def sync(instance, workflow, open_tasks=None, open_jobs=None) -> None:
     """Make task rows, job rows and the item's status match what the workflow waits on."""
+    # The lookups below read rows this operation does not create, so its changes are written
+    # in one flush at commit rather than one per lookup.
+    with db.session.no_autoflush:
+        _sync(instance, workflow, open_tasks, open_jobs)
+
+
+def _sync(instance, workflow, open_tasks, open_jobs) -> None:
     item = instance.item
     if open_tasks is None:
-        open_tasks = db.session.scalars(
-            select(HumanTask).where(
-                HumanTask.instance_id == instance.id, HumanTask.status == "open"
-            )
+        rows = db.session.scalars(
+            select(HumanTask)
+            .where(HumanTask.instance_id == instance.id, HumanTask.status == "open")
+            .options(lazyload(HumanTask.item))  # the item is already in the session
         ).all()
+        # Unflushed, a task this operation just completed still reads "open" in the database.
+        open_tasks = [row for row in rows if row.status == "open"]
     ready = {str(t.id): t for t in runtime.ready_human_tasks(workflow)}
     for row in open_tasks:
         if row.spiff_task_id not in ready:

@@ -2,6 +2,7 @@
 
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit, instances, runtime
@@ -50,7 +51,8 @@ def get_task(user: User, task_id: str) -> HumanTask:
     if task is None:
         raise NotFound("no such task")
     involved = user.id in (task.requester_id, task.beneficiary_id, task.claimed_by_id)
-    if not (involved or user.is_admin or is_candidate(user, task)):
+    # is_candidate covers admins, and only reads the user's groups when the task is not theirs.
+    if not (involved or is_candidate(user, task)):
         raise NotFound("no such task")
     return task
 
@@ -68,6 +70,7 @@ def claim_task(user: User, task_id: str) -> HumanTask:
     """Take the task; one conditional UPDATE so that of many concurrent claims exactly one wins."""
     task = get_task(user, task_id)
     _guard_actionable(user, task)
+    now = utcnow()
     won = db.session.execute(
         update(HumanTask)
         .where(
@@ -75,15 +78,17 @@ def claim_task(user: User, task_id: str) -> HumanTask:
             HumanTask.status == "open",
             or_(HumanTask.claimed_by_id.is_(None), HumanTask.claimed_by_id == user.id),
         )
-        .values(claimed_by_id=user.id, claimed_at=utcnow())
+        .values(claimed_by_id=user.id, claimed_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
     if not won:
         db.session.rollback()
         raise Conflict("the task is claimed by someone else")
+    # The row now holds exactly these values: mirror them instead of reloading it.
+    set_committed_value(task, "claimed_by_id", user.id)
+    set_committed_value(task, "claimed_at", now)
     audit.record("claimed", user.id, item=task.item, task_id=task.id)
     db.session.commit()
-    db.session.refresh(task)
     return task
 
 
