@@ -88,7 +88,7 @@ def submit_cart(user: User, idempotency_key: str | None = None) -> AccessRequest
 
 def _open_item(request: AccessRequest, position: int, line: CartItem) -> RequestItem:
     """Turn one cart line into an item and start its process instance."""
-    _guard_no_open_item(line)
+    _guard_no_open_item(request, line)
     item = RequestItem(
         id=new_id(),
         request=request,
@@ -96,7 +96,9 @@ def _open_item(request: AccessRequest, position: int, line: CartItem) -> Request
         position=position,
         requester_id=request.requester.id,
         requester=request.requester,
+        beneficiary_id=line.beneficiary_id,
         beneficiary=line.beneficiary,
+        application_id=line.application_id,
         application=line.application,
         account_mode=line.account_mode,
         justification=line.justification,
@@ -109,16 +111,19 @@ def _open_item(request: AccessRequest, position: int, line: CartItem) -> Request
     return item
 
 
-def _guard_no_open_item(line: CartItem) -> None:
-    open_item = db.session.scalar(
-        select(RequestItem).where(
-            RequestItem.open_key == f"{line.beneficiary.id}:{line.application.id}"
-        )
-    )
-    if open_item is not None:
+def _guard_no_open_item(request: AccessRequest, line: CartItem) -> None:
+    key = f"{line.beneficiary_id}:{line.application_id}"
+    # This submit's own items are not flushed yet: look among them, then in the database.
+    open_item_id = next((i.id for i in request.items if i.open_key == key), None)
+    if open_item_id is None:
+        with db.session.no_autoflush:
+            open_item_id = db.session.scalar(
+                select(RequestItem.id).where(RequestItem.open_key == key)
+            )
+    if open_item_id is not None:
         raise Conflict(
             f"{line.beneficiary.username} already has an open request for {line.application.key}",
-            item=open_item.id,
+            item=open_item_id,
         )
 
 

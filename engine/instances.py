@@ -24,7 +24,6 @@ def start_instance(item: RequestItem) -> ProcessInstance:
         id=new_id(), item=item, workflow_version=version, state=runtime.dump_state(workflow)
     )
     db.session.add(instance)
-    db.session.flush()  # task rows reference the instance, with no relationship to order them
     sync(instance, workflow, open_tasks=[], open_jobs=[])
     runtime.remember_after_commit(instance, workflow)
     return instance
@@ -94,6 +93,7 @@ def _create_task_row(instance, item, task, kind) -> None:
     row = HumanTask(
         id=new_id(),
         instance_id=instance.id,
+        instance=instance,
         item_id=item.id,
         spiff_task_id=str(task.id),
         spec_name=task.task_spec.name,

@@ -79,3 +79,5 @@ class HumanTask(db.Model):
     comment: Mapped[str | None] = mapped_column(Text)
 
     item: Mapped[RequestItem] = relationship(lazy="joined")
+    # Orders a new task's INSERT after its new instance's in one flush.
+    instance: Mapped[ProcessInstance] = relationship()
