@@ -139,6 +139,12 @@ def parse_bpmn(content: str | bytes) -> tuple[str, object, dict]:
 _specs: dict[str, tuple[object, dict]] = {}
 
 
+def spec_for_instance(instance) -> tuple[object, dict]:
+    """The parsed spec an instance runs on; its version row is read only when not yet parsed."""
+    cached = _specs.get(instance.workflow_version_id)
+    return cached if cached is not None else spec_for(instance.workflow_version)
+
+
 def spec_for(version: WorkflowVersion) -> tuple[object, dict]:
     """The parsed spec of a deployed version, parsed once per process and then cached."""
     if version.id not in _specs:

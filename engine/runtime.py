@@ -15,7 +15,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from engine.bpmn import DeferredServiceTask, spec_for
+from engine.bpmn import DeferredServiceTask, spec_for, spec_for_instance
 from engine.db import db
 from engine.errors import Invalid
 from engine.expressions import ExpressionError, check_expression, evaluate_expression
@@ -104,7 +104,7 @@ def load_workflow(instance: ProcessInstance) -> BpmnWorkflow:
     cached = _live.pop(instance.id, None)
     if cached is not None and cached[0] == instance.version:
         return cached[1]
-    spec, subprocesses = spec_for(instance.workflow_version)
+    spec, subprocesses = spec_for_instance(instance)
     state = json.loads(instance.state)
     workflow = SERIALIZER.from_dict(state, spec=spec, subprocess_specs=subprocesses)
     workflow.script_engine = SCRIPT_ENGINE  # not serialized: without this Spiff falls back to eval

@@ -39,7 +39,8 @@ class ProcessInstance(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     item: Mapped[RequestItem] = relationship()
-    workflow_version: Mapped[WorkflowVersion] = relationship(lazy="joined")
+    # Read only to parse a version not yet cached in this process: no join on every load.
+    workflow_version: Mapped[WorkflowVersion] = relationship()
 
     __mapper_args__ = {"version_id_col": version}
 
