@@ -2,8 +2,10 @@
 
 from sqlalchemy import insert
 
-from engine.db import db
+from engine.db import db, utcnow
 from engine.models import AuditEvent
+
+_INSERT = insert(AuditEvent.__table__)
 
 EVENTS = (
     "submitted",
@@ -31,15 +33,15 @@ def record(
     The row is written at once in the operation's transaction (so a rollback drops it too): an
     append-only row needs none of the ORM's change tracking, which costs more than the INSERT.
     """
+    row = {
+        "at": utcnow(),
+        "event": event,
+        "actor_id": actor_id,
+        "request_id": item.request_id if item is not None else details.pop("request_id", None),
+        "item_id": item.id if item is not None else None,
+        "task_id": task_id,
+        "comment": comment,
+        "details": details or None,
+    }
     with db.session.no_autoflush:  # nothing pending is needed first: it is flushed at commit
-        db.session.execute(
-            insert(AuditEvent.__table__).values(
-                event=event,
-                actor_id=actor_id,
-                request_id=item.request_id if item is not None else details.pop("request_id", None),
-                item_id=item.id if item is not None else None,
-                task_id=task_id,
-                comment=comment,
-                details=details or None,
-            )
-        )
+        db.session.execute(_INSERT, row)
