@@ -22,6 +22,9 @@ EVENTS = (
     "workflow_deployed",
     "directory_imported",
     "token_issued",
+    "incident_resolved",
+    "application_quarantined",
+    "application_resumed",
 )
 
 

@@ -8,7 +8,7 @@ from engine.assignment import resolve_candidates
 from engine.bpmn import latest_version
 from engine.db import db, new_id, utcnow
 from engine.errors import Invalid
-from engine.models import HumanTask, ProcessInstance, ProvisioningJob, RequestItem
+from engine.models import HumanTask, Incident, ProcessInstance, ProvisioningJob, RequestItem
 
 TASK_KINDS = {"failed_auto_provision": "failed_provisioning"}
 
@@ -152,3 +152,12 @@ def _set_item_status(item, workflow, kinds, provisioning) -> None:
         item.status = "provisioning"
     else:
         item.status = "pending_approval"
+
+
+def close_incidents(item_id: str, resolution: str, actor_id: str | None = None) -> None:
+    """Resolve the item's open incidents: people handled the failure, or it no longer matters."""
+    for incident in db.session.scalars(
+        select(Incident).where(Incident.item_id == item_id, Incident.status == "open")
+    ):
+        incident.status, incident.resolution = "resolved", resolution
+        incident.resolved_at, incident.resolved_by_id = utcnow(), actor_id

@@ -3,7 +3,7 @@
 from sqlalchemy import or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import audit, runtime
+from engine import audit, instances, runtime
 from engine.db import db, utcnow
 from engine.errors import Conflict, NotAllowed, NotFound
 from engine.models import (
@@ -91,6 +91,8 @@ def cancel_item(user: User, item_id: str, reason: str | None = None) -> RequestI
         )
     ):
         job.status = "cancelled"
+    if item.status == "failed":
+        instances.close_incidents(item.id, f"item cancelled by {user.username}", user.id)
     item.finish("cancelled", reason or "cancelled by the requester")
     audit.record("cancelled", user.id, item=item, comment=reason)
     try:

@@ -341,7 +341,7 @@ def _record(attempt: Attempt) -> None:
     if succeeded:
         _record_account(item, attempt)
         if attempt.open_incident:
-            _close_incidents(item.id, "provisioned on a later attempt")
+            instances.close_incidents(item.id, "provisioned on a later attempt")
         audit.record(
             "provisioned",
             None,
@@ -388,7 +388,7 @@ def _record_account(item, attempt: Attempt) -> None:
 
 
 def _open_incident(attempt: Attempt) -> None:
-    _close_incidents(attempt.item_id, "superseded by a newer failure")
+    instances.close_incidents(attempt.item_id, "superseded by a newer failure")
     incident = Incident(
         id=new_id(),
         kind="provisioning_failed",
@@ -402,14 +402,6 @@ def _open_incident(attempt: Attempt) -> None:
         attempt.app_name, attempt.user["username"], attempt.item_id, attempt.error or "?"
     )
     attempt.mail.append(([attempt.notification_email], subject, body, incident.id))
-
-
-def _close_incidents(item_id: str, resolution: str) -> None:
-    for incident in db.session.scalars(
-        select(Incident).where(Incident.item_id == item_id, Incident.status == "open")
-    ):
-        incident.status, incident.resolution = "resolved", resolution
-        incident.resolved_at = utcnow()
 
 
 def _check_quarantine(attempt: Attempt) -> None:

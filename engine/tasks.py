@@ -136,6 +136,9 @@ def complete_task(user, task_id, decision, comment=None, account_id=None) -> Hum
         item.outcome_reason = comment or f"rejected at {task.title}"
     if needs_account:
         _record_account(user, item, account_id.strip())
+    if task.kind == "failed_provisioning" and decision != "retry":
+        done = "fulfilled by hand" if decision == "approve" else "rejected"
+        instances.close_incidents(item.id, f"{done} by {user.username}", user.id)
     event = {"approve": "fulfilled" if needs_account else "approved"}.get(decision, decision)
     audit.record(event, user.id, item=item, task_id=task.id, comment=comment, decision=decision)
     try:

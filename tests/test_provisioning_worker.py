@@ -197,6 +197,14 @@ def test_the_failed_task_can_be_fulfilled_by_hand_or_rejected(app, people):
     assert db.session.get(Account, item.account_id).external_id == "WIKI-7"
     tasks.complete_task(people["fiona"], open_task(other).id, "reject", comment="no licence")
     assert (other.status, other.outcome_reason) == ("rejected", "no licence")
+    # People handled both failures, so neither incident stays open for an admin.
+    incidents = db.session.scalars(
+        select(Incident).where(Incident.item_id.in_([item.id, other.id]))
+    )
+    assert sorted((i.status, i.resolution) for i in incidents) == [
+        ("resolved", "fulfilled by hand by fred"),
+        ("resolved", "rejected by fiona"),
+    ]
 
 
 def test_a_throttled_target_is_retried_after_its_retry_after(app, people, scim_server):
