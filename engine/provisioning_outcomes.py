@@ -1,0 +1,243 @@
+"""Recording a provisioning job's result: what happened to the call, written in one transaction.
+
+The job row (only if this worker still holds its lease), the log row, the account, the service
+task completed with `provisioning = {"status", "external_id", "linked", "error"}`, the workflow
+advanced and its new waits mirrored, incidents opened or closed, the quarantine checked; after
+the commit, the mail to the people concerned.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine import audit, connected_apps, instances, jobs, runtime
+from engine.db import db, new_id, utcnow
+from engine.errors import DomainError
+from engine.models import Account, Application, Incident, ProcessInstance, ProvisioningLog
+from engine.notifications import Mailer, provisioning_failed_message, quarantine_message
+
+if TYPE_CHECKING:
+    from engine.provisioning import Attempt
+
+STALE_RETRY_SECONDS = 1.0
+
+
+class LeaseLost(Exception):
+    """Another worker took the job over (this worker's lease expired)."""
+
+
+def record_results(attempts: list[Attempt]) -> None:
+    """Write the attempts' results in one transaction, or one by one if any of them fails."""
+    try:
+        _prefetch(attempts)
+        with db.session.no_autoflush:  # one flush at the commit: the inserts go in batches
+            for attempt in attempts:
+                _record(attempt)
+        db.session.commit()
+    except (LeaseLost, StaleDataError, DomainError):
+        db.session.rollback()  # one bad apple: record them one by one
+        for attempt in attempts:
+            attempt.mail.clear()
+            _record_alone(attempt)
+
+
+def _prefetch(attempts: list[Attempt]) -> None:
+    """Load the instances (with items) the results advance, and find the items with open
+    incidents, in two queries rather than a few per job."""
+    ids = [a.instance_id for a in attempts if a.outcome != "retrying"]
+    if len(ids) > 1:
+        db.session.scalars(
+            select(ProcessInstance)
+            .where(ProcessInstance.id.in_(ids))
+            .options(joinedload(ProcessInstance.item))
+        ).all()
+    with_incidents = set(
+        db.session.scalars(
+            select(Incident.item_id).where(
+                Incident.item_id.in_([a.item_id for a in attempts]), Incident.status == "open"
+            )
+        )
+    )
+    for attempt in attempts:
+        attempt.open_incident = attempt.item_id in with_incidents
+
+
+def _record_alone(attempt: Attempt) -> None:
+    try:
+        _record(attempt)
+        db.session.commit()
+    except LeaseLost:
+        db.session.rollback()
+        _abandon(attempt, "lease lost to another worker")
+        db.session.commit()
+    except StaleDataError:
+        # Someone changed the item meanwhile: try again soon; the lookup will link the account.
+        db.session.rollback()
+        _abandon(attempt, "the item changed meanwhile")
+        jobs.retry_later(attempt.job_id, attempt.worker_id, STALE_RETRY_SECONDS, attempt.error)
+        db.session.commit()
+    except DomainError as err:  # the workflow failed after the task (a designer's error)
+        db.session.rollback()
+        _abandon(attempt, err.detail)
+        jobs.release(attempt.job_id, attempt.worker_id, status="failed", last_error=attempt.error)
+        db.session.commit()
+
+
+def _abandon(attempt: Attempt, reason: str) -> None:
+    attempt.mail.clear()
+    attempt.outcome = "abandoned"
+    attempt.error = ((attempt.error + "; ") if attempt.error else "") + reason
+    attempt.error = attempt.error[:500]
+    _log_row(attempt)
+
+
+def _log_row(attempt: Attempt) -> None:
+    db.session.add(
+        ProvisioningLog(
+            application_id=attempt.app_id,
+            item_id=attempt.item_id,
+            job_id=attempt.job_id,
+            user_id=attempt.user["id"],
+            external_id=attempt.external_id,
+            operation=attempt.operation,
+            outcome=attempt.outcome,
+            attempt=attempt.number,
+            duration_ms=attempt.duration_ms,
+            http_status=attempt.http_status,
+            error=attempt.error,
+            worker=attempt.worker_id,
+        )
+    )
+
+
+def _record(attempt: Attempt) -> None:
+    """Add the attempt's result to the transaction; LeaseLost when the job is no longer ours."""
+    if attempt.outcome == "retrying":
+        policy = jobs.RetryPolicy.from_settings(attempt.settings)
+        delay = policy.delay(attempt.number, attempt.retry_after)
+        if not jobs.retry_later(attempt.job_id, attempt.worker_id, delay, attempt.error):
+            raise LeaseLost(attempt.job_id)
+        _log_row(attempt)
+        _check_quarantine(attempt)
+        return None
+    instance = db.session.get(ProcessInstance, attempt.instance_id)
+    workflow = runtime.load_workflow(instance)
+    task = runtime.spiff_task(workflow, attempt.spiff_task_id)
+    if instance.status != "running" or task is None or task.state != TaskState.STARTED:
+        attempt.outcome, attempt.error = "abandoned", "the item no longer waits on this job"
+        if not jobs.release(attempt.job_id, attempt.worker_id, status="cancelled"):
+            raise LeaseLost(attempt.job_id)
+        _log_row(attempt)
+        return None
+    succeeded = attempt.outcome != "failed"
+    result = {
+        "status": "succeeded" if succeeded else "failed",
+        "external_id": attempt.external_id,
+        "linked": attempt.linked,
+        "error": attempt.error,
+    }
+    held = jobs.release(
+        attempt.job_id,
+        attempt.worker_id,
+        status="succeeded" if succeeded else "failed",
+        result=result,
+        last_error=attempt.error,
+    )
+    if not held:
+        raise LeaseLost(attempt.job_id)
+    task.data[task.task_spec.result_variable] = result
+    task.complete()
+    runtime.run_engine(workflow)
+    item = instance.item
+    _log_row(attempt)
+    if succeeded:
+        _record_account(item, attempt)
+        if attempt.open_incident:
+            instances.close_incidents(item.id, "provisioned on a later attempt")
+        audit.record(
+            "provisioned",
+            None,
+            item=item,
+            job_id=attempt.job_id,
+            external_id=attempt.external_id,
+            linked=attempt.linked,
+        )
+    else:
+        _open_incident(attempt)
+        audit.record(
+            "provisioning_failed", None, item=item, job_id=attempt.job_id, error=attempt.error
+        )
+        _check_quarantine(attempt)
+    instances.save(instance, workflow)
+    instances.sync(instance, workflow)
+    return None
+
+
+def _record_account(item, attempt: Attempt) -> None:
+    # A freshly created target account cannot be on record yet; a linked one may be.
+    account = (
+        None
+        if attempt.outcome == "created"
+        else db.session.scalar(
+            select(Account).where(
+                Account.user_id == item.beneficiary_id,
+                Account.application_id == item.application_id,
+                Account.external_id == attempt.external_id,
+                Account.ended_at.is_(None),
+            )
+        )
+    )
+    if account is None:
+        account = Account(
+            id=new_id(),
+            user_id=item.beneficiary_id,
+            application_id=item.application_id,
+            external_id=attempt.external_id,
+            request_item_id=item.id,
+        )
+        db.session.add(account)
+    item.account_id = account.id
+
+
+def _open_incident(attempt: Attempt) -> None:
+    instances.close_incidents(attempt.item_id, "superseded by a newer failure")
+    incident = Incident(
+        id=new_id(),
+        kind="provisioning_failed",
+        application_id=attempt.app_id,
+        item_id=attempt.item_id,
+        job_id=attempt.job_id,
+        error=attempt.error,
+    )
+    db.session.add(incident)
+    subject, body = provisioning_failed_message(
+        attempt.app_name, attempt.user["username"], attempt.item_id, attempt.error or "?"
+    )
+    attempt.mail.append(([attempt.notification_email], subject, body, incident.id))
+
+
+def _check_quarantine(attempt: Attempt) -> None:
+    db.session.flush()
+    app = db.session.get(Application, attempt.app_id)
+    counts = connected_apps.check_quarantine(app)
+    if counts is not None:
+        subject, body = quarantine_message(app.name, app.key, *counts)
+        recipients = [*connected_apps.admin_addresses(), attempt.notification_email]
+        attempt.mail.append((recipients, subject, body, None))
+
+
+def send_mail(attempt: Attempt, mailer: Mailer | None) -> None:
+    """After the commit: tell people, and note on the incident that they were told."""
+    if mailer is None or not attempt.mail:
+        return
+    for recipients, subject, body, incident_id in attempt.mail:
+        if mailer.send(recipients, subject, body) and incident_id:
+            incident = db.session.get(Incident, incident_id)
+            if incident is not None:
+                incident.notified_at = utcnow()
+    db.session.commit()
