@@ -13,24 +13,14 @@ from urllib.parse import quote
 
 import requests
 
-from .base import ConnectorError, HttpConnector, MissingAttribute, check_setting
+from .base import ConnectorError, HttpConnector, check_setting
+from .scim_mapping import USER_SCHEMA, UserMapping, account_from, set_path
 
 log = logging.getLogger(__name__)
 
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SCIM_JSON = "application/scim+json"
 
-# SCIM attribute path <- directory user field ("active" is the constant True on create).
-# Paths may be dotted ("name.givenName") or extension URNs ("urn:...:User:department").
-DEFAULT_ATTRIBUTE_MAP = {
-    "userName": "username",
-    "name.givenName": "first_name",
-    "name.familyName": "last_name",
-    "displayName": "display_name",
-    "emails": "email",  # becomes [{"value": ..., "type": "work", "primary": True}]
-    "externalId": "id",
-}
 # matching attribute -> (filter attribute path, compared case-insensitively?)
 MATCHING = {
     "userName": ("userName", True),
@@ -38,28 +28,6 @@ MATCHING = {
     "emails": ("emails.value", True),
 }
 READ_ONLY = ("meta", "groups")  # dropped from a resource before PUTting it back
-
-
-def _clean(value):
-    """A directory value ready for SCIM, or None when empty/blank."""
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    return str(value).strip() or None
-
-
-def _set_path(resource: dict, path: str, value) -> None:
-    """Set a dotted, possibly extension-URN-prefixed, attribute path in a resource."""
-    target, attribute = resource, path
-    if path.startswith("urn:"):
-        schema, _, attribute = path.rpartition(":")
-        schemas = resource.setdefault("schemas", [USER_SCHEMA])
-        if schema not in schemas:
-            schemas.append(schema)
-        target = resource.setdefault(schema, {})
-    *parents, leaf = attribute.split(".")
-    for parent in parents:
-        target = target.setdefault(parent, {})
-    target[leaf] = value
 
 
 class ScimConnector(HttpConnector):
@@ -77,22 +45,8 @@ class ScimConnector(HttpConnector):
         ok = isinstance(self.supports_hard_delete, bool)
         check_setting(ok, "'supports_hard_delete' must be a boolean")
         self.page_size = int(self.positive_setting(settings, "page_size", 100))
-        self.attribute_map = self._merge_map(settings.get("attribute_map") or {})
+        self.mapping = UserMapping(settings.get("attribute_map") or {}, self.matching_attribute)
         self._patch_supported: bool | None = None  # unknown until SPC or a PATCH tells
-
-    def _merge_map(self, overrides: dict) -> dict:
-        """The default mapping with overrides applied (a None field drops the attribute)."""
-        ok = isinstance(overrides, dict) and all(
-            isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in overrides.items()
-        )
-        check_setting(ok, "'attribute_map' must map SCIM attribute paths to directory fields")
-        merged = dict(DEFAULT_ATTRIBUTE_MAP)
-        for path, field in overrides.items():
-            merged["emails" if path == "emails.value" else path] = field
-        merged = {path: field for path, field in merged.items() if field}
-        for required in ("userName", self.matching_attribute):
-            check_setting(required in merged, f"'attribute_map' must map {required!r}")
-        return merged
 
     def __repr__(self) -> str:
         return (
@@ -100,48 +54,6 @@ class ScimConnector(HttpConnector):
             f"matching_attribute={self.matching_attribute!r}, "
             f"supports_hard_delete={self.supports_hard_delete}, token={self._token!r})"
         )
-
-    # -- mapping ---------------------------------------------------------------------------
-
-    def _require(self, user: dict, paths) -> None:
-        """Raise MissingAttribute for the first mandatory attribute without a value."""
-        if not isinstance(user, dict):
-            raise ConnectorError("user must be a dict", retryable=False)
-        for path in dict.fromkeys(paths):
-            field = self.attribute_map[path]
-            if _clean(user.get(field)) is None:
-                message = f"missing mandatory attribute {path!r} (directory field {field!r})"
-                raise MissingAttribute(path, message)
-
-    def _values(self, user: dict, *, create: bool) -> list[tuple[str, object]]:
-        """(SCIM path, value) pairs for a user, after checking the mandatory attributes."""
-        self._require(user, ("userName", self.matching_attribute))
-        values = []
-        for path, field in self.attribute_map.items():
-            value = _clean(user.get(field))
-            if value is not None and path == "emails":
-                value = [{"value": str(value), "type": "work", "primary": True}]
-            if value is not None:
-                values.append((path, value))
-        if create and "active" not in self.attribute_map:
-            values.append(("active", True))
-        return values
-
-    def _account(self, resource: dict, linked: bool = False) -> dict:
-        if not resource.get("id"):
-            raise ConnectorError("SCIM response has no resource 'id'", retryable=False)
-        emails = [e for e in resource.get("emails") or [] if isinstance(e, dict)]
-        primary = next((e for e in emails if e.get("primary")), emails[0] if emails else {})
-        return {
-            "external_id": resource["id"],
-            "user_name": resource.get("userName"),
-            "active": resource.get("active") is not False,  # absent means active
-            "linked": linked,
-            "email": primary.get("value"),
-            "display_name": resource.get("displayName"),
-            "scim_external_id": resource.get("externalId"),
-            "resource": resource,
-        }
 
     def _user_path(self, external_id: str) -> str:
         if not isinstance(external_id, str) or not external_id:
@@ -169,7 +81,7 @@ class ScimConnector(HttpConnector):
         }
 
     def find_account(self, user: dict) -> dict | None:
-        value = self._match_value(user)
+        value = self.mapping.match_value(user)
         attribute, _ = MATCHING[self.matching_attribute]
         # A filter's comparison value is a JSON string (RFC 7644 §3.4.2.2): json.dumps
         # escapes quotes, backslashes and control characters.
@@ -177,10 +89,6 @@ class ScimConnector(HttpConnector):
         params = {"filter": scim_filter, "startIndex": 1, "count": 10}
         resources = self.request_json("GET", "/Users", params=params).get("Resources") or []
         return self._pick(resources, value)
-
-    def _match_value(self, user: dict) -> str:
-        self._require(user, (self.matching_attribute,))
-        return str(_clean(user[self.attribute_map[self.matching_attribute]]))
 
     def _pick(self, resources: list, value: str) -> dict | None:
         """The one resource matching `value`, checked here: a target that ignores the filter
@@ -201,7 +109,7 @@ class ScimConnector(HttpConnector):
         if len(found) > 1:
             name = self.matching_attribute
             raise ConnectorError(f"{len(found)} accounts match on {name!r}; not picking one")
-        return self._account(found[0]) if found else None
+        return account_from(found[0]) if found else None
 
     def find_accounts(self, users: list[dict]) -> list[dict | None]:
         """One filtered query (``a eq "x" or a eq "y" ...``) per 20 users; a target that
@@ -210,7 +118,7 @@ class ScimConnector(HttpConnector):
         answers: list[dict | None] = []
         for start in range(0, len(users), 20):
             chunk = users[start : start + 20]
-            values = [self._match_value(user) for user in chunk]
+            values = [self.mapping.match_value(user) for user in chunk]
             scim_filter = " or ".join(
                 f"{attribute} eq {json.dumps(v, ensure_ascii=False)}" for v in values
             )
@@ -233,8 +141,9 @@ class ScimConnector(HttpConnector):
 
     def create_account(self, user: dict, *, looked_up: bool = False) -> dict:
         resource = {"schemas": [USER_SCHEMA]}
-        for path, value in self._values(user, create=True):  # checked before any HTTP call
-            _set_path(resource, path, value)
+        # The mandatory attributes are checked before any HTTP call.
+        for path, value in self.mapping.values(user, create=True):
+            set_path(resource, path, value)
         existing = None if looked_up else self.find_account(user)
         if existing is None:
             try:
@@ -252,12 +161,12 @@ class ScimConnector(HttpConnector):
                 created = body or self.find_account(user)  # 201 without a body: look it up
                 if created is None:
                     raise ConnectorError("SCIM created the account but cannot find it")
-                return self._account(body) if body else created
+                return account_from(body) if body else created
         return {**existing, "linked": True}
 
     def update_account(self, external_id: str, user: dict) -> dict:
         # "active" is only written when mapped explicitly: an update must not re-enable.
-        return self._modify(external_id, self._values(user, create=False))
+        return self._modify(external_id, self.mapping.values(user, create=False))
 
     def disable_account(self, external_id: str) -> dict:
         return self._modify(external_id, [("active", False)])
@@ -283,13 +192,13 @@ class ScimConnector(HttpConnector):
         for attribute in READ_ONLY:
             resource.pop(attribute, None)
         for attribute, value in values:
-            _set_path(resource, attribute, value)
+            set_path(resource, attribute, value)
         response = self.request("PUT", path, json=resource)
         return self._written(response, path)
 
     def _written(self, response, path: str) -> dict:
         """The account a PATCH/PUT answered with, or read back (204 No Content)."""
-        return self._account(self.json_object(response) or self.request_json("GET", path))
+        return account_from(self.json_object(response) or self.request_json("GET", path))
 
     def delete_account(self, external_id: str) -> None:
         if not self.supports_hard_delete:
@@ -312,7 +221,7 @@ class ScimConnector(HttpConnector):
             new = [r for r in resources if r.get("id") not in accounts]
             if resources and not new:  # a target ignoring startIndex would loop forever
                 raise ConnectorError("SCIM pagination is not progressing (startIndex ignored?)")
-            accounts.update((r["id"], self._account(r)) for r in new)
+            accounts.update((r["id"], account_from(r)) for r in new)
             start += len(resources)
             total = body.get("totalResults")
             more = start <= total if isinstance(total, int) else len(resources) >= self.page_size
