@@ -17,6 +17,7 @@ from engine import jobs
 from engine.db import db
 from engine.notifications import Mailer
 from engine.provisioning import run_jobs
+from engine.timers import fire_due_timers
 
 log = logging.getLogger("accessflow.worker")
 
@@ -80,6 +81,18 @@ class Worker:
                 db.session.remove()
         return done
 
+    def fire_timers(self) -> int:
+        """Fire the BPMN timers that are due (approval deadlines); returns instances moved."""
+        with self.app.app_context():
+            try:
+                return fire_due_timers()
+            except Exception:  # a database outage: logged, the next poll tries again
+                log.exception("worker %s: firing timers failed", self.worker_id)
+                db.session.rollback()
+                return 0
+            finally:
+                db.session.remove()
+
     def run_until_idle(self, timeout: float | None = None) -> int:
         """Drain, wait for retries coming due, drain again, until no job is left to run."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -104,6 +117,15 @@ class Worker:
             "interval",
             seconds=interval,
             id="provisioning",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=_now(),
+        )
+        scheduler.add_job(
+            self.fire_timers,
+            "interval",
+            seconds=max(interval, 5.0),
+            id="timers",
             max_instances=1,
             coalesce=True,
             next_run_time=_now(),

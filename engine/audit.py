@@ -22,6 +22,7 @@ EVENTS = (
     "workflow_deployed",
     "directory_imported",
     "token_issued",
+    "expired",
     "incident_resolved",
     "application_quarantined",
     "application_resumed",

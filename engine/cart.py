@@ -57,16 +57,12 @@ def remove_from_cart(user: User, line_id: str) -> None:
 
 
 def submit_cart(user: User, idempotency_key: str | None = None) -> AccessRequest:
-    """Turn the cart into one request whose items each start their own process instance."""
-    if idempotency_key:
-        earlier = db.session.scalar(
-            select(AccessRequest).where(
-                AccessRequest.requester_id == user.id,
-                AccessRequest.idempotency_key == idempotency_key,
-            )
-        )
-        if earlier is not None:
-            return earlier
+    """Turn the cart into one request whose items each start their own process instance; a key
+    this requester used before returns that request and creates nothing."""
+    return submit_cart_once(user, idempotency_key)[0]
+
+
+def _create_request(user: User, idempotency_key: str | None) -> AccessRequest:
     lines = list_cart(user)
     if not lines:
         raise Invalid("the cart is empty")
@@ -78,11 +74,12 @@ def submit_cart(user: User, idempotency_key: str | None = None) -> AccessRequest
             _open_item(request, position, line)
         db.session.commit()
     except (IntegrityError, StaleDataError) as err:
-        # A concurrent submit took the same cart lines or the same person-and-application slot.
+        # A concurrent submit took the same cart lines, key or person-and-application slot.
         db.session.rollback()
-        raise Conflict(
-            "the cart or an open request changed meanwhile; reload and try again"
-        ) from err
+        raise Conflict("the cart or an open request changed meanwhile; try again") from err
+    except DomainError:
+        db.session.rollback()  # nothing of a refused submit stays pending in the session
+        raise
     return request
 
 
@@ -135,17 +132,14 @@ def submit_cart_once(user: User, idempotency_key: str | None = None) -> tuple[Ac
         if earlier is not None:
             return earlier, True
     try:
-        return submit_cart(user, idempotency_key), False
-    except (Conflict, Invalid, IntegrityError, StaleDataError) as err:
-        # A concurrent submit of the same cart won: it took the lines and, with the same key,
-        # wrote the request this call would have written.
-        db.session.rollback()
+        return _create_request(user, idempotency_key), False
+    except (Conflict, Invalid):
+        # A concurrent submit with the same key may have won: it took the lines and wrote the
+        # request this call would have written.
         earlier = _request_with_key(user, idempotency_key) if idempotency_key else None
         if earlier is not None:
             return earlier, True
-        if isinstance(err, DomainError):
-            raise
-        raise Conflict("the cart was submitted meanwhile; reload and try again") from err
+        raise
 
 
 def _request_with_key(user: User, idempotency_key: str) -> AccessRequest | None:

@@ -4,6 +4,7 @@ import json
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from sqlalchemy import select
 
 from engine import audit
@@ -137,6 +138,17 @@ def _group(name: str | None, where: str) -> Group | None:
     return group
 
 
+def _duration(value, where: str) -> str | None:
+    """An ISO-8601 duration such as "P14D" or "PT12H", checked now rather than when it fires."""
+    if value is None:
+        return None
+    try:
+        TimerEventDefinition.parse_iso_duration(str(value))
+    except Exception as err:  # the parser raises bare exceptions of several kinds
+        raise Invalid(f"{where}: approval_timeout {value!r} is not an ISO-8601 duration") from err
+    return str(value)
+
+
 def _import_applications(entries: list[dict]) -> int:
     for index, entry in enumerate(entries):
         key = _required(entry, "key", f"applications[{index}]")
@@ -158,6 +170,7 @@ def _import_applications(entries: list[dict]) -> int:
         app.workflow_key = entry.get("workflow") or "access_request"
         app.connector_settings = connector
         app.notification_email = entry.get("notification_email")
+        app.approval_timeout = _duration(entry.get("approval_timeout"), where)
         db.session.add(app)
     db.session.flush()
     return len(entries)

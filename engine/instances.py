@@ -1,5 +1,7 @@
 """Running an item's process instance and mirroring its waits into task and job rows."""
 
+import os
+
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload
 
@@ -10,6 +12,8 @@ from engine.db import db, new_id, utcnow
 from engine.errors import Invalid
 from engine.models import HumanTask, Incident, ProcessInstance, ProvisioningJob, RequestItem
 
+# How long an approval may wait before the request expires, unless the application says.
+DEFAULT_APPROVAL_TIMEOUT = os.environ.get("ACCESSFLOW_APPROVAL_TIMEOUT", "P14D")
 TASK_KINDS = {"failed_auto_provision": "failed_provisioning"}
 
 
@@ -21,7 +25,11 @@ def start_instance(item: RequestItem) -> ProcessInstance:
         raise Invalid(f"no workflow {item.application.workflow_key!r} is deployed")
     workflow = runtime.new_workflow(version, initial_data(item))
     instance = ProcessInstance(
-        id=new_id(), item=item, workflow_version=version, state=runtime.dump_state(workflow)
+        id=new_id(),
+        item=item,
+        workflow_version=version,
+        state=runtime.dump_state(workflow),
+        next_timer_at=runtime.next_timer_at(workflow),
     )
     db.session.add(instance)
     sync(instance, workflow, open_tasks=[], open_jobs=[])
@@ -38,12 +46,14 @@ def initial_data(item: RequestItem) -> dict:
         "beneficiary": item.beneficiary.username,
         "requester": item.requester.username,
         "account_mode": item.account_mode,
+        "approval_timeout": item.application.approval_timeout or DEFAULT_APPROVAL_TIMEOUT,
     }
 
 
 def save(instance: ProcessInstance, workflow) -> None:
     """Write the new state; the version column turns a concurrent write into a conflict."""
     instance.state = runtime.dump_state(workflow)
+    instance.next_timer_at = runtime.next_timer_at(workflow)
     instance.updated_at = utcnow()
     if workflow.is_completed():
         instance.status = "completed"
@@ -81,14 +91,14 @@ def _sync(instance, workflow, open_tasks, open_jobs) -> None:
         )
         kinds.append(kind)
         if task_id not in known:
-            _create_task_row(instance, item, task, kind)
+            _create_task_row(instance, item, task, kind, runtime.next_timer_at(workflow))
     waiting = runtime.waiting_service_tasks(workflow)
     if waiting:
         _queue_jobs(instance, item, workflow, waiting, open_jobs)
     _set_item_status(item, workflow, kinds, bool(waiting))
 
 
-def _create_task_row(instance, item, task, kind) -> None:
+def _create_task_row(instance, item, task, kind, due_at) -> None:
     user_id, group_id = resolve_candidates(task.task_spec.lane, item)
     row = HumanTask(
         id=new_id(),
@@ -105,6 +115,7 @@ def _create_task_row(instance, item, task, kind) -> None:
         requester_id=item.requester_id,
         beneficiary_id=item.beneficiary_id,
         application_id=item.application_id,
+        due_at=due_at,  # the instance's next timer: the task's deadline in the shipped BPMN
     )
     db.session.add(row)
     audit.record("task_created", None, item=item, task_id=row.id, lane=row.lane, title=row.title)
@@ -140,8 +151,9 @@ def _queue_jobs(instance, item, workflow, waiting, open_jobs) -> None:
 
 def _set_item_status(item, workflow, kinds, provisioning) -> None:
     if workflow.is_completed():
-        if runtime.ended_rejected(workflow):
-            item.finish("rejected", item.outcome_reason)
+        rejected_at = runtime.ended_rejected(workflow)
+        if rejected_at:
+            item.finish("rejected", item.outcome_reason or f"ended at {rejected_at}")
         else:
             item.finish("fulfilled", item.outcome_reason)
     elif "failed_provisioning" in kinds:

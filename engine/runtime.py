@@ -2,6 +2,7 @@
 
 import json
 from collections import OrderedDict
+from datetime import UTC, datetime
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -155,12 +156,33 @@ def waiting_service_tasks(workflow: BpmnWorkflow) -> list:
     ]
 
 
-def ended_rejected(workflow: BpmnWorkflow) -> bool:
-    """A finished instance ends 'rejected' when the end event it reached is named for that."""
+def ended_rejected(workflow: BpmnWorkflow) -> str | None:
+    """The name of the 'reject' end event a finished instance reached, or None if it reached none.
+
+    An end event counts as a rejection when its id or name contains "reject"."""
     for task in workflow.get_tasks(state=TaskState.COMPLETED):
         spec = task.task_spec
         if type(spec).__name__ == "EndEvent":
-            label = f"{spec.bpmn_id or ''} {spec.bpmn_name or ''}".lower()
-            if "reject" in label:
-                return True
-    return False
+            label = f"{spec.bpmn_id or ''} {spec.bpmn_name or ''}"
+            if "reject" in label.lower():
+                return spec.bpmn_name or spec.bpmn_id
+    return None
+
+
+def next_timer_at(workflow: BpmnWorkflow) -> datetime | None:
+    """When the earliest timer the workflow waits on falls due (naive UTC), or None."""
+    due = []
+    for pending in workflow.waiting_events():
+        if "Timer" in pending.event_type and pending.value:
+            moment = datetime.fromisoformat(pending.value)
+            if moment.tzinfo is not None:
+                moment = moment.astimezone(UTC).replace(tzinfo=None)
+            due.append(moment)
+    return min(due, default=None)
+
+
+def fire_timers(workflow: BpmnWorkflow) -> None:
+    """Let the timers that are due fire, and run the engine on from them."""
+    workflow.refresh_timers()
+    run_engine(workflow)
+    run_engine(workflow)  # a fired boundary event cancels its task, then moves on

@@ -81,6 +81,8 @@ class Application(db.Model):
     workflow_key: Mapped[str] = mapped_column(String(100), default="access_request")
     connector_settings: Mapped[dict | None] = mapped_column(JSON)
     notification_email: Mapped[str | None] = mapped_column(String(320))
+    # ISO-8601 duration an approval may wait before the request expires (None: the default).
+    approval_timeout: Mapped[str | None] = mapped_column(String(40))
     enabled: Mapped[bool] = mapped_column(default=True)
     quarantined_at: Mapped[datetime | None] = mapped_column()
 

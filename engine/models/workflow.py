@@ -35,6 +35,8 @@ class ProcessInstance(db.Model):
     state: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="running")
     version: Mapped[int] = mapped_column(default=1)
+    # When the earliest BPMN timer of this instance falls due; the worker polls this index.
+    next_timer_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
