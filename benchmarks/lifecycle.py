@@ -39,7 +39,9 @@ def bare_rate(n: int) -> float:
     for _ in range(n):
         workflow = BpmnWorkflow(spec, subprocesses, script_engine=runtime.SCRIPT_ENGINE)
         for task in workflow.get_tasks(state=TaskState.READY):
-            task.data.update(application_kind="disconnected", account_mode="create")
+            task.data.update(
+                application_kind="disconnected", account_mode="create", approval_timeout="P14D"
+            )
         workflow.do_engine_steps()
         for data in decisions:
             task = workflow.get_tasks(state=TaskState.READY, manual=True)[0]
