@@ -18,10 +18,9 @@ trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT INT TERM
 $bin/scim2-server --hostname 127.0.0.1 --port 8090 --dynamic-tenants --bearer-token demo-secret \
   >"$ACCESSFLOW_HOME/scim.log" 2>&1 &
 pids+=($!)
-if $bin/accessflow --help | grep -q ' worker'; then
-  $bin/accessflow worker >"$ACCESSFLOW_HOME/worker.log" 2>&1 &
-  pids+=($!)
-fi
+# Provisioning jobs and approval deadlines.
+$bin/accessflow worker >"$ACCESSFLOW_HOME/worker.log" 2>&1 &
+pids+=($!)
 echo "accessflow demo on http://127.0.0.1:$PORT/ (users: alice, mark, gina, fred, fiona, root, dora; password: demo)"
 echo "API token for alice: $($bin/accessflow token alice)"
 $bin/accessflow serve --host 127.0.0.1 --port "$PORT"
