@@ -23,14 +23,12 @@ def inbox_query(user: User, scope: str = "all"):
     query = select(HumanTask).where(HumanTask.status == "open")
     if scope == "mine":
         return query.where(HumanTask.claimed_by_id == user.id)
+    # Nobody acts on their own item, admins included, so it never shows in their inbox.
+    query = query.where(HumanTask.requester_id != user.id, HumanTask.beneficiary_id != user.id)
     if not user.is_admin:
         group_ids = [g.id for g in user.groups]
         query = query.where(
-            or_(
-                HumanTask.candidate_user_id == user.id, HumanTask.candidate_group_id.in_(group_ids)
-            ),
-            HumanTask.requester_id != user.id,
-            HumanTask.beneficiary_id != user.id,
+            or_(HumanTask.candidate_user_id == user.id, HumanTask.candidate_group_id.in_(group_ids))
         )
     if scope == "claimable":
         query = query.where(
