@@ -18,6 +18,7 @@ EVENTS = (
     "provisioning_queued",
     "provisioned",
     "provisioning_failed",
+    "account_removed",
     "cancelled",
     "workflow_deployed",
     "directory_imported",

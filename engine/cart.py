@@ -4,7 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import audit, instances
+from engine import accounts, audit, instances
 from engine.db import db, new_id
 from engine.directory import application_by_key, user_by_username
 from engine.errors import Conflict, DomainError, Invalid, NotFound
@@ -28,6 +28,8 @@ def add_to_cart(
     if not app.enabled:
         raise Invalid(f"application {application!r} is not open for requests", field="application")
     person = user_by_username(beneficiary, field="beneficiary") if beneficiary else user
+    if account_mode == "remove":
+        accounts.guard_removable(person, app)
     line = CartItem(
         owner_id=user.id,
         application=app,

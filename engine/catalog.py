@@ -2,9 +2,9 @@
 
 from sqlalchemy import or_, select
 
-from engine import cart
+from engine import accounts, cart
 from engine.db import db
-from engine.directory import user_by_username
+from engine.directory import application_by_key, user_by_username
 from engine.errors import Conflict, Invalid, NotFound
 from engine.models import Application, CartItem, User
 from engine.models.access import ACCOUNT_MODES
@@ -44,6 +44,10 @@ def add_for_beneficiaries(
     if not names:
         raise Invalid("choose at least one person the access is for", field="beneficiary")
     people = [user_by_username(name, field="beneficiary") for name in names]
+    if account_mode == "remove":  # all or nothing: refuse before any line is added
+        app = application_by_key(application)
+        for person in people:
+            accounts.guard_removable(person, app)
     in_cart = {(line.application.key, line.beneficiary_id) for line in cart.list_cart(user)}
     for person in people:
         if (application, person.id) in in_cart:
@@ -59,7 +63,7 @@ def add_for_beneficiaries(
 def update_cart_line(
     user: User, line_id: str, account_mode: str, justification: str | None
 ) -> CartItem:
-    """Change a cart line's account mode (update existing / create new) and justification."""
+    """Change a cart line's account mode (create, update or remove) and justification."""
     line = db.session.get(CartItem, line_id)
     if line is None or line.owner_id != user.id:
         raise NotFound("no such cart item")
@@ -67,6 +71,8 @@ def update_cart_line(
         raise Invalid(
             f"account_mode must be one of {', '.join(ACCOUNT_MODES)}", field="account_mode"
         )
+    if account_mode == "remove":
+        accounts.guard_removable(line.beneficiary, line.application)
     line.account_mode = account_mode
     line.justification = (justification or "").strip() or None
     db.session.commit()

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from connectors import ConnectorError, connector_for
-from engine import jobs, provisioning_outcomes
+from engine import accounts, jobs, provisioning_outcomes
 from engine.db import db
 from engine.models import ProvisioningJob
 from engine.models.directory import SECRET_SETTINGS
@@ -54,6 +54,7 @@ class Attempt:
     open_incident: bool = True  # unknown until prefetched: look
     looked_up: bool = False  # the batch lookup found no account: create without asking again
     found: dict | None = None  # the batch lookup found this account: link it
+    on_record: str | None = None  # a removal: the external id of the account on record
 
 
 def run_job(job_id: str, worker_id: str, mailer: Mailer | None = None) -> str:
@@ -102,11 +103,17 @@ def _read(job_ids, worker_id: str) -> list[Attempt]:
 def _attempt(job: ProvisioningJob, worker_id: str) -> Attempt:
     item = job.item
     app = item.application
+    operation = (job.params or {}).get("operation") or "create"
+    on_record = None
+    if operation == "remove":
+        held = accounts.active_accounts(item.beneficiary_id, app.id)
+        on_record = held[-1].external_id if held else None
     return Attempt(
         job_id=job.id,
         worker_id=worker_id,
         number=job.attempts,
-        operation=(job.params or {}).get("operation") or "create",
+        operation=operation,
+        on_record=on_record,
         instance_id=job.instance_id,
         spiff_task_id=job.spiff_task_id,
         item_id=item.id,
@@ -169,6 +176,8 @@ def _call_target(attempt: Attempt) -> None:
                 raise ConnectorError("no account in the target matches the user: nothing to update")
             account = {**connector.update_account(found["external_id"], attempt.user)}
             account["linked"] = True
+        elif attempt.operation == "remove":
+            account = _remove(connector, attempt)
         else:
             raise ConnectorError(f"unknown provisioning operation {attempt.operation[:50]!r}")
     except ConnectorError as err:
@@ -182,15 +191,30 @@ def _call_target(attempt: Attempt) -> None:
     else:
         attempt.external_id = account["external_id"]
         attempt.linked = bool(account.get("linked"))
-        attempt.outcome = {"create": "linked" if attempt.linked else "created"}.get(
-            attempt.operation, "updated"
-        )
+        outcomes = {"create": "linked" if attempt.linked else "created", "remove": "removed"}
+        attempt.outcome = outcomes.get(attempt.operation, "updated")
     attempt.duration_ms = int((time.perf_counter() - attempt.started) * 1000)
     if attempt.error is not None:
         attempt.error = attempt.error[:500]
         policy = jobs.RetryPolicy.from_settings(attempt.settings)
         give_up = not attempt.retryable or attempt.number >= policy.max_attempts
         attempt.outcome = "failed" if give_up else "retrying"
+
+
+def _remove(connector, attempt: Attempt) -> dict:
+    """Delete (or disable, per the app's settings) the account; one already gone is removed."""
+    external_id = attempt.on_record
+    if external_id is None:
+        found = connector.find_account(attempt.user)
+        if found is None:
+            return {"external_id": None}
+        external_id = found["external_id"]
+    try:
+        connector.delete_account(external_id)
+    except ConnectorError as err:
+        if err.status != 404:
+            raise
+    return {"external_id": external_id}
 
 
 def _scrub(text: str, settings: dict) -> str:

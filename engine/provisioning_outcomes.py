@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import audit, connected_apps, instances, jobs, runtime
+from engine import accounts, audit, connected_apps, instances, jobs, runtime
 from engine.db import db, new_id, utcnow
 from engine.errors import DomainError
 from engine.models import Account, Application, Incident, ProcessInstance, ProvisioningLog
@@ -156,17 +156,20 @@ def _record(attempt: Attempt) -> None:
     item = instance.item
     _log_row(attempt)
     if succeeded:
-        _record_account(item, attempt)
         if attempt.open_incident:
             instances.close_incidents(item.id, "provisioned on a later attempt")
-        audit.record(
-            "provisioned",
-            None,
-            item=item,
-            job_id=attempt.job_id,
-            external_id=attempt.external_id,
-            linked=attempt.linked,
-        )
+        if attempt.operation == "remove":
+            accounts.end_accounts(item, None, job_id=attempt.job_id)
+        else:
+            _record_account(item, attempt)
+            audit.record(
+                "provisioned",
+                None,
+                item=item,
+                job_id=attempt.job_id,
+                external_id=attempt.external_id,
+                linked=attempt.linked,
+            )
     else:
         _open_incident(attempt)
         audit.record(

@@ -5,7 +5,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import audit, instances, runtime
+from engine import accounts, audit, instances, runtime
 from engine.assignment import is_candidate
 from engine.db import db, new_id, utcnow
 from engine.errors import Conflict, Invalid, NotAllowed, NotFound
@@ -113,7 +113,10 @@ def complete_task(user, task_id, decision, comment=None, account_id=None) -> Hum
         raise Invalid(
             f"decision must be one of {', '.join(DECISIONS[task.kind])}", field="decision"
         )
-    needs_account = decision == "approve" and task.kind != "approval"
+    fulfils = decision == "approve" and task.kind != "approval"
+    removal = task.item.account_mode == "remove"
+    # A removal ends the account on record: there is no new account id to give.
+    needs_account = fulfils and not removal
     if needs_account and not (account_id or "").strip():
         raise Invalid(
             "account_id is required to record the account you created", field="account_id"
@@ -134,11 +137,14 @@ def complete_task(user, task_id, decision, comment=None, account_id=None) -> Hum
         item.outcome_reason = comment or f"rejected at {task.title}"
     if needs_account:
         _record_account(user, item, account_id.strip())
+    elif fulfils:  # a removal: its own event, so the timeline says what was done
+        accounts.end_accounts(item, user.id, task_id=task.id, comment=comment, decision=decision)
     if task.kind == "failed_provisioning" and decision != "retry":
         done = "fulfilled by hand" if decision == "approve" else "rejected"
         instances.close_incidents(item.id, f"{done} by {user.username}", user.id)
-    event = {"approve": "fulfilled" if needs_account else "approved"}.get(decision, decision)
-    audit.record(event, user.id, item=item, task_id=task.id, comment=comment, decision=decision)
+    event = {"approve": "fulfilled" if fulfils else "approved"}.get(decision, decision)
+    if not (fulfils and removal):
+        audit.record(event, user.id, item=item, task_id=task.id, comment=comment, decision=decision)
     try:
         instances.save(instance, workflow)
         instances.sync(instance, workflow)

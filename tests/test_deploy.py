@@ -31,7 +31,7 @@ def test_deploying_a_changed_file_makes_a_new_version_and_the_same_file_does_not
 def test_running_item_keeps_the_version_it_started_on(people):
     item = submit(people["alice"], ("crm", "alice")).items[0]
     old = latest_version("access_request")
-    deploy(_variant('name="Create the account"', 'name="Create the CRM account"'))
+    deploy(_variant('name="Fulfil the request"', 'name="Create the CRM account"'))
     db.session.commit()
     decide(people["mark"], item)
     instance = db.session.query(ProcessInstance).filter_by(item_id=item.id).one()

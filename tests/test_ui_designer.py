@@ -32,7 +32,7 @@ def test_designer_deploys_a_new_version_while_an_older_item_finishes_on_its_own(
 
     dora = log_in("dora")
     open_modeler(dora, server)
-    rename(dora, "fulfil_by_hand", "Create the account by hand")
+    rename(dora, "fulfil_by_hand", "Fulfil the request by hand")
     dora.get_by_role("button", name="Validate").click()
     expect(dora.locator("#designer-message")).to_contain_text("is valid and can be deployed")
     dora.get_by_role("button", name="Deploy as new version").click()
@@ -52,14 +52,14 @@ def test_designer_deploys_a_new_version_while_an_older_item_finishes_on_its_own(
         newer = submit(alice, ("crm", "bob")).items[0]
         decide(mark, newer)
         decide(gina, newer)
-        assert open_task(older).title == "Create the account"
-        assert open_task(newer).title == "Create the account by hand"
+        assert open_task(older).title == "Fulfil the request"
+        assert open_task(newer).title == "Fulfil the request by hand"
         newer_id = newer.id
 
     fred = log_in("fred")
     fred.get_by_role("navigation", name="Main").get_by_role("link", name="Inbox").click()
-    expect(fred.get_by_role("link", name="Create the account by hand")).to_be_visible()
-    fred.get_by_role("link", name="Create the account", exact=True).click()
+    expect(fred.get_by_role("link", name="Fulfil the request by hand")).to_be_visible()
+    fred.get_by_role("link", name="Fulfil the request", exact=True).click()
     fred.get_by_label("Account id in CRM").fill("CRM-7")
     fred.get_by_role("button", name="Complete").click()
     expect(fred.get_by_role("status")).to_contain_text("done: approve")

@@ -79,7 +79,7 @@ def test_cart_to_fulfillment_with_four_logins(log_in, server):
     # fred, a fulfiller, sees exactly what to create, claims the task and records the account.
     fred = log_in("fred")
     nav(fred, re.compile("^Inbox"))
-    fred.get_by_role("link", name="Create the account").click()
+    fred.get_by_role("link", name="Fulfil the request").click()
     facts = fred.locator(".facts")
     for text in ("CRM", "Update existing account", "alice", "alice@example.com", "Archer"):
         expect(facts).to_contain_text(text)
@@ -130,7 +130,7 @@ def test_second_fulfiller_sees_a_claimed_task_as_taken(log_in, server):
     fiona = log_in("fiona")
     nav(fiona, re.compile("^Inbox"))
     expect(fiona.locator("tbody tr")).to_contain_text("Claimed by fred")
-    fiona.get_by_role("link", name="Create the account").click()
+    fiona.get_by_role("link", name="Fulfil the request").click()
     expect(fiona.locator(".claim-state")).to_have_text("Claimed by fred")
     expect(fiona.get_by_role("button", name="Claim")).to_have_count(0)
     expect(fiona.get_by_role("button", name="Complete")).to_have_count(0)

@@ -24,12 +24,17 @@ EVENT_LABELS = {
     "provisioning_queued": "provisioning queued",
     "provisioned": "account provisioned",
     "provisioning_failed": "provisioning failed",
+    "account_removed": "removed the account",
     "cancelled": "cancelled",
     "workflow_deployed": "deployed a workflow",
     "directory_imported": "directory imported",
     "token_issued": "API token issued",
 }
-MODE_LABELS = {"create": "Create new account", "update": "Update existing account"}
+MODE_LABELS = {
+    "create": "Create new account",
+    "update": "Update existing account",
+    "remove": "Remove existing account",
+}
 
 
 @bp.app_template_filter("person")

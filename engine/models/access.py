@@ -17,7 +17,7 @@ STATUSES = (
     "rejected",
     "cancelled",
 )
-ACCOUNT_MODES = ("create", "update")
+ACCOUNT_MODES = ("create", "update", "remove")
 
 
 class CartItem(db.Model):

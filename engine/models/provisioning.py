@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from engine.db import db, new_id, utcnow
 from engine.models.directory import Application, User
 
-LOG_OUTCOMES = ("created", "linked", "updated", "retrying", "failed", "abandoned")
+LOG_OUTCOMES = ("created", "linked", "updated", "removed", "retrying", "failed", "abandoned")
 INCIDENT_KINDS = ("provisioning_failed", "quarantine")
 
 

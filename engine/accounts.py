@@ -1,0 +1,50 @@
+"""The accounts people hold in applications: checked before a removal is asked, ended after it."""
+
+from sqlalchemy import select
+
+from engine import audit
+from engine.db import db, utcnow
+from engine.errors import Invalid
+from engine.models import Account, Application, RequestItem, User
+
+
+def active_accounts(user_id: str, application_id: str) -> list[Account]:
+    """The accounts a user holds in an application now, oldest first."""
+    return db.session.scalars(
+        select(Account)
+        .where(
+            Account.user_id == user_id,
+            Account.application_id == application_id,
+            Account.status == "active",
+            Account.ended_at.is_(None),
+        )
+        .order_by(Account.created_at, Account.id)
+    ).all()
+
+
+def guard_removable(person: User, application: Application) -> None:
+    """A removal is only asked for someone who holds an account in the application."""
+    if not active_accounts(person.id, application.id):
+        raise Invalid(
+            f"{person.username} has no account in {application.name} to remove",
+            field="account_mode",
+        )
+
+
+def end_accounts(item: RequestItem, actor_id: str | None, **details) -> list[Account]:
+    """End the beneficiary's active accounts in the item's application (rows are kept, never
+    deleted) and record `account_removed`; none left (ended meanwhile) ends nothing."""
+    accounts = active_accounts(item.beneficiary_id, item.application_id)
+    now = utcnow()
+    for account in accounts:
+        account.status, account.ended_at = "removed", now
+    if accounts:
+        item.account_id = accounts[-1].id
+    audit.record(
+        "account_removed",
+        actor_id,
+        item=item,
+        external_ids=[a.external_id for a in accounts],
+        **details,
+    )
+    return accounts
