@@ -1,6 +1,7 @@
 """Parsing, checking and deploying BPMN files as numbered versions of a process."""
 
 import hashlib
+import logging
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.util import full_tag
@@ -10,26 +11,12 @@ from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 from sqlalchemy import func, select
 
+from engine.bpmn_policy import check_document
 from engine.db import db
 from engine.errors import Invalid
-from engine.expressions import UnsafeExpression, check_expression
 from engine.models import WorkflowVersion
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-HUMAN_LANES = ("Manager", "ApproverGroup", "Fulfiller")
-SERVICE_OPERATORS = ("provision",)
-# Elements that would run designer code or reach outside the engine: refused, not ignored.
-REFUSED_TAGS = ("scriptTask", "businessRuleTask", "callActivity", "sendTask", "receiveTask")
-REFUSED_EXTENSIONS = ("preScript", "postScript", "instructionsForEndUser")
-EXPRESSION_TAGS = (
-    "conditionExpression",
-    "timeDuration",
-    "timeDate",
-    "timeCycle",
-    "loopCardinality",
-    "completionCondition",
-)
+log = logging.getLogger(__name__)
 
 
 class DeferredServiceTask(ServiceTask):
@@ -46,77 +33,6 @@ class AccessflowParser(SpiffBpmnParser):
     }
 
 
-def _element_name(node) -> str:
-    label = node.get("name")
-    kind = etree.QName(node).localname
-    return f"{kind} '{node.get('id')}'" + (f" ({label})" if label else "")
-
-
-def _flow_node(node):
-    """The BPMN element an expression belongs to (its sequence flow, task or event)."""
-    while node is not None and node.get("id") is None:
-        node = node.getparent()
-    return node
-
-
-def _check_document(root) -> str:
-    """Refuse what the engine cannot run safely; return the executable process id."""
-    processes = [p for p in root.iter(f"{{{BPMN_NS}}}process") if p.get("isExecutable") != "false"]
-    if not processes:
-        raise Invalid("the file defines no executable bpmn:process")
-    if len(processes) > 1:
-        raise Invalid("the file defines more than one executable process; deploy one at a time")
-    process = processes[0]
-    for tag in REFUSED_TAGS:
-        for node in process.iter(f"{{{BPMN_NS}}}{tag}"):
-            raise Invalid(f"{_element_name(node)}: {tag} is not allowed", element=node.get("id"))
-    for tag in REFUSED_EXTENSIONS:
-        for node in process.iter(f"{{{SPIFF_NS}}}{tag}"):
-            owner = _flow_node(node)
-            raise Invalid(
-                f"{_element_name(owner)}: {tag} scripts are not allowed", element=owner.get("id")
-            )
-    lanes = {}
-    for lane in process.iter(f"{{{BPMN_NS}}}lane"):
-        for ref in lane.iter(f"{{{BPMN_NS}}}flowNodeRef"):
-            lanes[(ref.text or "").strip()] = lane.get("name")
-    for tag in ("userTask", "manualTask"):
-        for node in process.iter(f"{{{BPMN_NS}}}{tag}"):
-            lane = lanes.get(node.get("id"))
-            if lane not in HUMAN_LANES:
-                raise Invalid(
-                    f"{_element_name(node)}: lane {lane!r} cannot be resolved to people; "
-                    f"use one of {', '.join(HUMAN_LANES)}",
-                    element=node.get("id"),
-                )
-    for node in process.iter(f"{{{SPIFF_NS}}}serviceTaskOperator"):
-        owner = _flow_node(node.getparent())
-        if node.get("id") not in SERVICE_OPERATORS:
-            raise Invalid(
-                f"{_element_name(owner)}: unknown service operator {node.get('id')!r}",
-                element=owner.get("id"),
-            )
-    for node in process.iter(f"{{{BPMN_NS}}}serviceTask"):
-        if node.find(f".//{{{SPIFF_NS}}}serviceTaskOperator") is None:
-            raise Invalid(
-                f"{_element_name(node)}: a service task needs an operator", element=node.get("id")
-            )
-    expressions = [
-        (n, n.text or "") for t in EXPRESSION_TAGS for n in process.iter(f"{{{BPMN_NS}}}{t}")
-    ]
-    expressions += [(n, n.get("value", "")) for n in process.iter(f"{{{SPIFF_NS}}}parameter")]
-    for node, source in expressions:
-        owner = _flow_node(node.getparent())
-        try:
-            check_expression(source.strip())
-        except UnsafeExpression as err:
-            raise Invalid(
-                f"{_element_name(owner)}: expression {source.strip()!r} refused: {err}",
-                element=owner.get("id"),
-            ) from err
-    return process.get("id")
-
-
 def parse_bpmn(content: str | bytes) -> tuple[str, object, dict]:
     """Check a BPMN document; return (process key, spec, subprocess specs) or raise Invalid."""
     data = content.encode() if isinstance(content, str) else content
@@ -124,7 +40,7 @@ def parse_bpmn(content: str | bytes) -> tuple[str, object, dict]:
         root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True))
     except etree.XMLSyntaxError as err:
         raise Invalid(f"not well-formed XML: {err}") from err
-    key = _check_document(root)
+    key = check_document(root)
     parser = AccessflowParser()
     try:
         parser.add_bpmn_xml(etree.ElementTree(root), filename=f"{key}.bpmn")
@@ -133,6 +49,9 @@ def parse_bpmn(content: str | bytes) -> tuple[str, object, dict]:
     except ValidationException as err:
         element = err.id or err.tag
         raise Invalid(f"element {element!r}: {err}", element=err.id) from err
+    except Exception as err:  # the parser's own failures on odd input: a refusal, never a 500
+        log.warning("BPMN %s refused by the parser: %r", key, err)
+        raise Invalid(f"the BPMN file cannot be parsed: {type(err).__name__}: {err}") from err
     return key, spec, subprocesses
 
 

@@ -31,3 +31,12 @@ class Conflict(DomainError):
 class Invalid(DomainError):
     status = 422
     title = "Invalid input"
+
+
+class WorkflowFault(DomainError):
+    """A deployed workflow failed while running: an expression, a timer value, its budget.
+
+    The fault is the workflow's, not the caller's: the item goes to an incident."""
+
+    status = 422
+    title = "Workflow failed"

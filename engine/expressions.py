@@ -299,3 +299,34 @@ def evaluate_expression(source: str, names: dict) -> object:
         raise
     except (TypeError, ValueError, ArithmeticError, LookupError, RecursionError) as err:
         raise ExpressionError(f"{type(err).__name__}: {err}") from err
+
+
+def _free_names(node: ast.AST) -> bool:
+    """Whether the subtree reads any name (a called function's name does not count)."""
+    called = {id(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)}
+    return any(isinstance(n, ast.Name) and id(n) not in called for n in ast.walk(node))
+
+
+def constant_value(source: str) -> tuple[bool, object]:
+    """Compute every part of `source` that reads no name, as deploy time can.
+
+    Returns (True, value) when the whole expression is constant, else (False, None). Raises
+    ExpressionError when a constant part can only fail when it runs (``x and 10**10**10``).
+    """
+    check_expression(source)
+    tree = _parse_checked(source)
+    stack = [tree.body]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, ast.expr):
+            continue
+        if _free_names(node):
+            stack.extend(ast.iter_child_nodes(node))
+            continue
+        try:
+            value = _eval(node, {})
+        except (ExpressionError, TypeError, ValueError, ArithmeticError, LookupError) as err:
+            raise ExpressionError(f"{ast.unparse(node)!r} always fails: {err}") from None
+        if node is tree.body:
+            return True, value
+    return False, None

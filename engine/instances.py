@@ -9,7 +9,7 @@ from engine import audit, runtime
 from engine.assignment import resolve_candidates
 from engine.bpmn import latest_version
 from engine.db import db, new_id, utcnow
-from engine.errors import Invalid
+from engine.errors import Invalid, WorkflowFault
 from engine.models import HumanTask, Incident, ProcessInstance, ProvisioningJob, RequestItem
 
 # How long an approval may wait before the request expires, unless the application says.
@@ -133,20 +133,27 @@ def _queue_jobs(instance, item, workflow, waiting, open_jobs) -> None:
     for task in waiting:
         if str(task.id) in queued:
             continue
-        params = {
-            name: value["value"] for name, value in task.task_spec.evaluate_params(task).items()
-        }
         job = ProvisioningJob(
             id=new_id(),
             item_id=item.id,
             instance_id=instance.id,
+            instance=instance,
             application_id=item.application_id,
             spiff_task_id=str(task.id),
             operation=task.task_spec.operation_name,
-            params=params,
+            params=_service_parameters(task),
         )
         db.session.add(job)
         audit.record("provisioning_queued", None, item=item, job_id=job.id, operation=job.operation)
+
+
+def _service_parameters(task) -> dict:
+    """The service task's parameters, evaluated; a failing one is the workflow's fault."""
+    try:
+        evaluated = task.task_spec.evaluate_params(task)
+    except Exception as err:  # the evaluator's refusal arrives wrapped by Spiff
+        raise WorkflowFault(f"a parameter of {task.task_spec.bpmn_name!r} failed: {err}") from err
+    return {name: value["value"] for name, value in evaluated.items()}
 
 
 def _set_item_status(item, workflow, kinds, provisioning) -> None:

@@ -1,13 +1,14 @@
 """The SpiffWorkflow adapter: a safe script engine, and saving/loading instances by reference."""
 
 import json
+import logging
+import os
+import time
 from collections import OrderedDict
 from datetime import UTC, datetime
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -18,31 +19,15 @@ from sqlalchemy.orm import Session
 
 from engine.bpmn import DeferredServiceTask, spec_for, spec_for_instance
 from engine.db import db
-from engine.errors import Invalid
-from engine.expressions import ExpressionError, check_expression, evaluate_expression
+from engine.errors import WorkflowFault
 from engine.models import ProcessInstance, WorkflowVersion
+from engine.sandbox import SCRIPT_ENGINE
 
-
-class SafeScriptEngine(PythonScriptEngine):
-    """Evaluates BPMN expressions with the allow-listed evaluator; never runs scripts."""
-
-    def validate(self, expression):
-        check_expression(expression)
-
-    def evaluate(self, task, expression, external_context=None):
-        names = dict(task.data)
-        names.update(external_context or {})
-        try:
-            return evaluate_expression(expression, names)
-        except ExpressionError as err:
-            raise WorkflowTaskException(f"expression {expression!r}: {err}", task=task) from err
-
-    def execute(self, task, script, external_context=None):
-        raise WorkflowTaskException("script execution is disabled in accessflow", task=task)
-
-    def call_service(self, task, **kwargs):
-        # Spiff's own version has a NameError in its error path; service calls are jobs here.
-        raise WorkflowTaskException("service tasks run as provisioning jobs", task=task)
+log = logging.getLogger(__name__)
+# One run of the engine (from a decision, a timer or a job result to the next wait) may complete
+# at most this many tasks, in at most this many seconds: a designer's loop cannot hold a worker.
+MAX_STEPS = int(os.environ.get("ACCESSFLOW_ENGINE_MAX_STEPS", "1000"))
+STEP_BUDGET_SECONDS = float(os.environ.get("ACCESSFLOW_ENGINE_BUDGET", "2"))
 
 
 class ByReferenceWorkflowConverter(BpmnWorkflowConverter):
@@ -55,7 +40,9 @@ class ByReferenceWorkflowConverter(BpmnWorkflowConverter):
         return dct
 
     def from_dict(self, dct, spec=None, subprocess_specs=None):
-        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow = self.target_class(
+            spec, subprocess_specs, script_engine=SCRIPT_ENGINE, deserializing=True
+        )
         workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
         workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
         self.set_default_attributes(workflow, dct)
@@ -64,7 +51,6 @@ class ByReferenceWorkflowConverter(BpmnWorkflowConverter):
         return workflow
 
 
-SCRIPT_ENGINE = SafeScriptEngine()
 _config = dict(SPIFF_CONFIG)
 _config[DeferredServiceTask] = ServiceTaskConverter
 _config[BpmnWorkflow] = ByReferenceWorkflowConverter
@@ -85,14 +71,33 @@ def new_workflow(version: WorkflowVersion, data: dict) -> BpmnWorkflow:
     return workflow
 
 
+class _Budget:
+    """Counts the tasks one engine run completes and stops it past MAX_STEPS or the time."""
+
+    def __init__(self):
+        self.steps, self.deadline = 0, time.monotonic() + STEP_BUDGET_SECONDS
+
+    def __call__(self, task) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS or time.monotonic() > self.deadline:
+            raise WorkflowFault(
+                f"the workflow ran past its budget ({MAX_STEPS} steps or "
+                f"{STEP_BUDGET_SECONDS:g} s) at {task.task_spec.bpmn_name or task.task_spec.name}"
+            )
+
+
 def run_engine(workflow: BpmnWorkflow) -> None:
-    """Advance the workflow as far as it goes; an expression failure is the designer's error."""
+    """Advance the workflow as far as it goes, within the budget; raise WorkflowFault if the
+    designer's content fails (an expression, a timer value, a loop without end)."""
     try:
-        workflow.do_engine_steps()
-    except WorkflowTaskException as err:
-        raise Invalid(
-            f"the workflow failed at {err.task_spec.name if err.task_spec else '?'}: {err}"
-        ) from err
+        workflow.do_engine_steps(will_complete_task=_Budget())
+    except WorkflowFault:
+        raise
+    except Exception as err:  # whatever the BPMN makes Spiff raise is the designer's fault
+        spec = getattr(err, "task_spec", None)
+        where = (spec.bpmn_name or spec.name) if spec is not None else "?"
+        log.warning("workflow failed at %s: %r", where, err)
+        raise WorkflowFault(f"the workflow failed at {where}: {err}") from err
 
 
 def dump_state(workflow: BpmnWorkflow) -> str:
@@ -108,7 +113,7 @@ def load_workflow(instance: ProcessInstance) -> BpmnWorkflow:
     spec, subprocesses = spec_for_instance(instance)
     state = json.loads(instance.state)
     workflow = SERIALIZER.from_dict(state, spec=spec, subprocess_specs=subprocesses)
-    workflow.script_engine = SCRIPT_ENGINE  # not serialized: without this Spiff falls back to eval
+    workflow.script_engine = SCRIPT_ENGINE  # not serialized: set again after every load
     return workflow
 
 

@@ -44,3 +44,5 @@ class ProvisioningJob(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     item: Mapped[RequestItem] = relationship()
+    # Declared so the unit of work inserts the instance before a job queued in the same flush.
+    instance: Mapped["ProcessInstance"] = relationship(lazy="raise")  # noqa: F821
