@@ -85,7 +85,7 @@ class Worker:
         """Fire the BPMN timers that are due (approval deadlines); returns instances moved."""
         with self.app.app_context():
             try:
-                return fire_due_timers()
+                return fire_due_timers(mailer=self.mailer)
             except Exception:  # a database outage: logged, the next poll tries again
                 log.exception("worker %s: firing timers failed", self.worker_id)
                 db.session.rollback()

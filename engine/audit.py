@@ -27,6 +27,8 @@ EVENTS = (
     "incident_resolved",
     "application_quarantined",
     "application_resumed",
+    "workflow_failed",
+    "workflow_resumed",
 )
 
 

@@ -1,8 +1,9 @@
 """What admins do about provisioning: read incidents and the log, retry, resolve."""
 
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 
-from engine import audit, connected_apps, tasks
+from engine import audit, connected_apps, faults, tasks
 from engine.db import db, utcnow
 from engine.errors import Conflict, DomainError, Invalid, NotAllowed, NotFound
 from engine.models import Application, HumanTask, Incident, ProvisioningLog, User
@@ -51,19 +52,27 @@ def resolve_incident(admin: User, incident_id: str, comment: str | None = None) 
     if incident.kind == "quarantine":
         raise Conflict("a quarantine ends by resuming the application", action="resume")
     _close(incident, admin, comment or "resolved by an administrator")
+    if incident.kind == "workflow_failed":
+        faults.close_failed_item(incident)
     audit.record("incident_resolved", admin.id, incident_id=incident.id)
-    db.session.commit()
+    _commit()
     return incident
 
 
 def retry_incident(admin: User, incident_id: str, comment: str | None = None) -> Incident:
-    """Try again: a failed provisioning goes back to its job, a quarantine is lifted."""
+    """Try again: a failed provisioning goes back to its job, a quarantine is lifted, a failed
+    workflow resumes from its last saved state."""
     incident = get_incident(admin, incident_id)
     if incident.status != "open":
         raise Conflict(f"the incident is already {incident.status}")
     if incident.kind == "quarantine":
         connected_apps.resume_application(admin, incident.application.key, comment)
         db.session.refresh(incident)
+        return incident
+    if incident.kind == "workflow_failed":
+        _close(incident, admin, comment or "retried")
+        faults.resume_instance(admin, incident, comment)
+        _commit()
         return incident
     task = db.session.scalar(
         select(HumanTask).where(
@@ -81,6 +90,14 @@ def retry_incident(admin: User, incident_id: str, comment: str | None = None) ->
         db.session.rollback()
         raise
     return incident
+
+
+def _commit() -> None:
+    try:
+        db.session.commit()
+    except StaleDataError as err:
+        db.session.rollback()
+        raise Conflict("the item changed meanwhile; reload and try again") from err
 
 
 def _close(incident: Incident, admin: User, resolution: str) -> None:

@@ -70,3 +70,17 @@ def quarantine_message(app_name: str, key: str, failed: int, total: int):
         f"    accessflow app resume {key}\n"
     )
     return subject, body
+
+
+def workflow_failed_message(app_name: str, username: str, item_id: str, error: str):
+    """(subject, body) telling an application's owners and the admins that a workflow failed."""
+    subject = f"[accessflow] Workflow failed: {username} in {app_name}"
+    body = (
+        f"The workflow of the request for {username} in {app_name} failed and was stopped.\n\n"
+        f"Error: {error}\n\n"
+        f"Request item: {item_id}\n"
+        "An administrator retries it from the incidents page once the cause is fixed (the\n"
+        "workflow resumes where it was last saved), or resolves the incident (the item stays\n"
+        "failed).\n"
+    )
+    return subject, body

@@ -8,6 +8,7 @@ the commit, the mail to the people concerned.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from SpiffWorkflow.util.task import TaskState
@@ -15,15 +16,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import accounts, audit, connected_apps, instances, jobs, runtime
+from engine import accounts, audit, connected_apps, faults, instances, jobs, runtime
 from engine.db import db, new_id, utcnow
-from engine.errors import DomainError
 from engine.models import Account, Application, Incident, ProcessInstance, ProvisioningLog
 from engine.notifications import Mailer, provisioning_failed_message, quarantine_message
 
 if TYPE_CHECKING:
     from engine.provisioning import Attempt
 
+log = logging.getLogger(__name__)
 STALE_RETRY_SECONDS = 1.0
 
 
@@ -39,7 +40,10 @@ def record_results(attempts: list[Attempt]) -> None:
             for attempt in attempts:
                 _record(attempt)
         db.session.commit()
-    except (LeaseLost, StaleDataError, DomainError):
+    except faults.TRANSIENT_ERRORS:
+        db.session.rollback()  # the database failed: the leases expire and the jobs run again
+        raise
+    except Exception:
         db.session.rollback()  # one bad apple: record them one by one
         for attempt in attempts:
             attempt.mail.clear()
@@ -76,16 +80,60 @@ def _record_alone(attempt: Attempt) -> None:
         _abandon(attempt, "lease lost to another worker")
         db.session.commit()
     except StaleDataError:
-        # Someone changed the item meanwhile: try again soon; the lookup will link the account.
         db.session.rollback()
-        _abandon(attempt, "the item changed meanwhile")
-        jobs.retry_later(attempt.job_id, attempt.worker_id, STALE_RETRY_SECONDS, attempt.error)
-        db.session.commit()
-    except DomainError as err:  # the workflow failed after the task (a designer's error)
+        _retry_soon(attempt)
+    except faults.TRANSIENT_ERRORS:
         db.session.rollback()
-        _abandon(attempt, err.detail)
-        jobs.release(attempt.job_id, attempt.worker_id, status="failed", last_error=attempt.error)
+        raise
+    except Exception as err:  # the workflow failed after the task (a designer's error, a bug)
+        db.session.rollback()
+        faults.log_exception(
+            log,
+            err,
+            "job %s: the workflow of item %s failed; it is stopped",
+            attempt.job_id,
+            attempt.item_id,
+            secrets=faults.secret_values(attempt.settings),
+        )
+        _stop_workflow(attempt, err)
+
+
+def _retry_soon(attempt: Attempt) -> None:
+    # Someone changed the item meanwhile: try again soon; the lookup will link the account.
+    _abandon(attempt, "the item changed meanwhile")
+    jobs.retry_later(attempt.job_id, attempt.worker_id, STALE_RETRY_SECONDS, attempt.error)
+    db.session.commit()
+
+
+def _stop_workflow(attempt: Attempt, error: Exception) -> None:
+    """Fail the job and stop its instance with a `workflow_failed` incident, in a fresh
+    transaction; a bug here is logged and the other jobs go on."""
+    reason = faults.summarize(faults.describe(error), faults.secret_values(attempt.settings))
+    try:
+        if not jobs.release(attempt.job_id, attempt.worker_id, status="failed", last_error=reason):
+            raise LeaseLost(attempt.job_id)
+        _abandon(attempt, reason)
+        instance = db.session.get(ProcessInstance, attempt.instance_id)
+        incident = None
+        if instance is not None and instance.status == "running":
+            incident = faults.record_workflow_fault(instance, reason, job_id=attempt.job_id)
         db.session.commit()
+    except LeaseLost:
+        db.session.rollback()
+        _abandon(attempt, "lease lost to another worker")
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        _retry_soon(attempt)
+    except faults.TRANSIENT_ERRORS:
+        db.session.rollback()
+        raise
+    except Exception as err:  # the job stays leased: it runs again once its lease expires
+        db.session.rollback()
+        faults.log_exception(log, err, "job %s: could not stop its workflow", attempt.job_id)
+    else:
+        if incident is not None:
+            attempt.mail.append(faults.mail_for(incident))
 
 
 def _abandon(attempt: Attempt, reason: str) -> None:

@@ -15,7 +15,9 @@ blp = resource_blueprint(
 
 class IncidentSchema(Schema):
     id = fields.String()
-    kind = fields.String(metadata={"description": "provisioning_failed or quarantine"})
+    kind = fields.String(
+        metadata={"description": "provisioning_failed, quarantine or workflow_failed"}
+    )
     status = fields.String(metadata={"description": "open or resolved"})
     application = Computed(through("application.key"))
     item = fields.String(attribute="item_id", allow_none=True)

@@ -9,7 +9,7 @@ from engine.db import db, new_id, utcnow
 from engine.models.directory import Application, User
 
 LOG_OUTCOMES = ("created", "linked", "updated", "removed", "retrying", "failed", "abandoned")
-INCIDENT_KINDS = ("provisioning_failed", "quarantine")
+INCIDENT_KINDS = ("provisioning_failed", "quarantine", "workflow_failed")
 
 
 class ProvisioningLog(db.Model):

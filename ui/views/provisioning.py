@@ -33,7 +33,10 @@ def admin_incidents():
 @form_page(incidents_page)
 def admin_retry_incident(incident_id):
     incident = retry_incident(g.user, incident_id, request.form.get("comment") or None)
-    flash(f"Retrying: {incident.application.name} goes back to provisioning.", "success")
+    if incident.kind == "workflow_failed":
+        flash("Retrying: the item's workflow resumes where it was last saved.", "success")
+    else:
+        flash(f"Retrying: {incident.application.name} goes back to provisioning.", "success")
     return redirect(url_for("ui.admin_incidents"), code=303)
 
 
