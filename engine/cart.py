@@ -4,7 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import accounts, audit, instances
+from engine import accounts, audit, faults, instances
 from engine.db import db, new_id
 from engine.directory import application_by_key, user_by_username
 from engine.errors import Conflict, DomainError, Invalid, NotFound
@@ -105,7 +105,9 @@ def _open_item(request: AccessRequest, position: int, line: CartItem) -> Request
     )
     db.session.add(item)
     audit.record("submitted", request.requester.id, item=item, comment=line.justification)
-    instances.start_instance(item)
+    instance, fault = instances.start_instance(item)
+    if fault is not None:  # the designer's workflow failed: the item goes to an incident
+        faults.record_workflow_fault(instance, fault.detail)
     db.session.delete(line)
     return item
 

@@ -17,24 +17,30 @@ DEFAULT_APPROVAL_TIMEOUT = os.environ.get("ACCESSFLOW_APPROVAL_TIMEOUT", "P14D")
 TASK_KINDS = {"failed_auto_provision": "failed_provisioning"}
 
 
-def start_instance(item: RequestItem) -> ProcessInstance:
-    """Start the item's process on the newest deployed version of its application's workflow."""
+def start_instance(item: RequestItem) -> tuple[ProcessInstance, WorkflowFault | None]:
+    """Start the item's process on the newest deployed version of its application's workflow.
+
+    A workflow that fails on its way to the first wait still gets its instance row, as far as
+    it went, and the fault is returned for the caller to record as an incident."""
     with db.session.no_autoflush:  # the pending item is not needed by this lookup
         version = latest_version(item.application.workflow_key)
     if version is None:
         raise Invalid(f"no workflow {item.application.workflow_key!r} is deployed")
-    workflow = runtime.new_workflow(version, initial_data(item))
-    instance = ProcessInstance(
-        id=new_id(),
-        item=item,
-        workflow_version=version,
-        state=runtime.dump_state(workflow),
-        next_timer_at=runtime.next_timer_at(workflow),
-    )
+    workflow = runtime.create_workflow(version, initial_data(item))
+    instance = ProcessInstance(id=new_id(), item=item, workflow_version=version)
     db.session.add(instance)
-    sync(instance, workflow, open_tasks=[], open_jobs=[])
-    runtime.remember_after_commit(instance, workflow)
-    return instance
+    try:
+        runtime.run_engine(workflow)
+        instance.state = runtime.dump_state(workflow)
+        instance.next_timer_at = runtime.next_timer_at(workflow)
+        sync(instance, workflow, open_tasks=[], open_jobs=[])
+        fault = None
+    except WorkflowFault as err:
+        instance.state = runtime.dump_state(workflow)
+        fault = err
+    else:
+        runtime.remember_after_commit(instance, workflow)
+    return instance, fault
 
 
 def initial_data(item: RequestItem) -> dict:
@@ -66,6 +72,16 @@ def sync(instance, workflow, open_tasks=None, open_jobs=None) -> None:
     # in one flush at commit rather than one per lookup.
     with db.session.no_autoflush:
         _sync(instance, workflow, open_tasks, open_jobs)
+
+
+def sync_or_fault(instance, workflow) -> WorkflowFault | None:
+    """sync(), returning the fault of a workflow whose waits cannot be mirrored (a service
+    parameter that fails) rather than raising it."""
+    try:
+        sync(instance, workflow)
+    except WorkflowFault as err:
+        return err
+    return None
 
 
 def _sync(instance, workflow, open_tasks, open_jobs) -> None:

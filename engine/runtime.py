@@ -61,12 +61,18 @@ _live: OrderedDict[str, tuple[int, BpmnWorkflow]] = OrderedDict()
 LIVE_LIMIT = 2000
 
 
-def new_workflow(version: WorkflowVersion, data: dict) -> BpmnWorkflow:
-    """A fresh workflow of that version, with `data` on its start and run to its first wait."""
+def create_workflow(version: WorkflowVersion, data: dict) -> BpmnWorkflow:
+    """A fresh workflow of that version with `data` on its start, not yet run."""
     spec, subprocesses = spec_for(version)
     workflow = BpmnWorkflow(spec, subprocesses, script_engine=SCRIPT_ENGINE)
     for task in workflow.get_tasks(state=TaskState.READY):
         task.data.update(data)
+    return workflow
+
+
+def new_workflow(version: WorkflowVersion, data: dict) -> BpmnWorkflow:
+    """A fresh workflow of that version, run to its first wait (WorkflowFault if it fails)."""
+    workflow = create_workflow(version, data)
     run_engine(workflow)
     return workflow
 
@@ -91,13 +97,28 @@ def run_engine(workflow: BpmnWorkflow) -> None:
     designer's content fails (an expression, a timer value, a loop without end)."""
     try:
         workflow.do_engine_steps(will_complete_task=_Budget())
-    except WorkflowFault:
-        raise
-    except Exception as err:  # whatever the BPMN makes Spiff raise is the designer's fault
-        spec = getattr(err, "task_spec", None)
-        where = (spec.bpmn_name or spec.name) if spec is not None else "?"
-        log.warning("workflow failed at %s: %r", where, err)
-        raise WorkflowFault(f"the workflow failed at {where}: {err}") from err
+    except Exception as err:
+        raise _fault(err) from err
+
+
+def run_task(task, workflow: BpmnWorkflow) -> None:
+    """Complete a decided human task and run the engine on from it (WorkflowFault on failure:
+    completing a task evaluates designer content too, such as a loop condition)."""
+    try:
+        task.run()
+    except Exception as err:
+        raise _fault(err) from err
+    run_engine(workflow)
+
+
+def _fault(err: Exception) -> WorkflowFault:
+    """Whatever the BPMN makes Spiff raise is the designer's fault, never the caller's 500."""
+    if isinstance(err, WorkflowFault):
+        return err
+    spec = getattr(err, "task_spec", None)
+    where = (spec.bpmn_name or spec.name) if spec is not None else "?"
+    log.warning("workflow failed at %s: %r", where, err)
+    return WorkflowFault(f"the workflow failed at {where}: {err}")
 
 
 def dump_state(workflow: BpmnWorkflow) -> str:

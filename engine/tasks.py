@@ -5,10 +5,10 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import accounts, audit, instances, runtime
+from engine import accounts, audit, faults, instances, runtime
 from engine.assignment import is_candidate
 from engine.db import db, new_id, utcnow
-from engine.errors import Conflict, Invalid, NotAllowed, NotFound
+from engine.errors import Conflict, Invalid, NotAllowed, NotFound, WorkflowFault
 from engine.models import Account, HumanTask, ProcessInstance, User
 
 DECISIONS = {
@@ -127,8 +127,11 @@ def complete_task(user, task_id, decision, comment=None, account_id=None) -> Hum
     if spiff is None or spiff.state != TaskState.READY:
         raise Conflict("the workflow is no longer waiting on this task")
     spiff.data.update(decision=decision, comment=comment or "")
-    spiff.run()
-    runtime.run_engine(workflow)
+    try:
+        runtime.run_task(spiff, workflow)
+        fault = None
+    except WorkflowFault as err:  # the decision stands; the designer's workflow failed after it
+        fault = err
     item = task.item
     task.status, task.decision, task.comment = "completed", decision, comment
     task.completed_at, task.completed_by_id = utcnow(), user.id
@@ -147,7 +150,10 @@ def complete_task(user, task_id, decision, comment=None, account_id=None) -> Hum
         audit.record(event, user.id, item=item, task_id=task.id, comment=comment, decision=decision)
     try:
         instances.save(instance, workflow)
-        instances.sync(instance, workflow)
+        if fault is None:
+            fault = instances.sync_or_fault(instance, workflow)
+        if fault is not None:
+            faults.record_workflow_fault(instance, fault.detail)
         db.session.commit()
     except StaleDataError as err:
         db.session.rollback()

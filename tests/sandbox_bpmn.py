@@ -7,8 +7,11 @@ NAMESPACES = (
 DIRECT = '<bpmn:sequenceFlow id="to_approve" sourceRef="start" targetRef="approve"/>'
 
 
-def process(body: str = DIRECT, key: str = "sandboxed", outside: str = "", lane_refs=()) -> str:
-    """A process whose body must lead from `start` to the user task `approve`."""
+def process(
+    body: str = DIRECT, key: str = "sandboxed", outside: str = "", lane_refs=(), after: str = ""
+) -> str:
+    """A process whose body leads from `start` to the user task `approve`; `after` replaces the
+    flow from `approve` to `end`."""
     refs = "".join(f"<bpmn:flowNodeRef>{ref}</bpmn:flowNodeRef>" for ref in ("approve", *lane_refs))
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions {NAMESPACES} id="defs" targetNamespace="http://example.com/accessflow">
@@ -21,7 +24,7 @@ def process(body: str = DIRECT, key: str = "sandboxed", outside: str = "", lane_
     {body}
     <bpmn:userTask id="approve" name="Approve"/>
     <bpmn:endEvent id="end"/>
-    <bpmn:sequenceFlow id="to_end" sourceRef="approve" targetRef="end"/>
+    {after or '<bpmn:sequenceFlow id="to_end" sourceRef="approve" targetRef="end"/>'}
   </bpmn:process>
 </bpmn:definitions>"""
 
@@ -99,3 +102,16 @@ def provision_first(parameter: str = "'create'") -> str:
     <bpmn:endEvent id="end"/>
   </bpmn:process>
 </bpmn:definitions>"""
+
+
+def failing_after_approval() -> str:
+    """The Manager task, then a gateway whose condition reads a name nobody sets."""
+    return process(
+        DIRECT,
+        after="""<bpmn:sequenceFlow id="to_gate" sourceRef="approve" targetRef="gate"/>
+    <bpmn:exclusiveGateway id="gate" default="otherwise"/>
+    <bpmn:sequenceFlow id="when" sourceRef="gate" targetRef="end">
+      <bpmn:conditionExpression>no_such_name == 1</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="otherwise" sourceRef="gate" targetRef="end"/>""",
+    )

@@ -16,9 +16,9 @@ from engine import runtime
 from engine.bpmn import deploy, parse_bpmn
 from engine.db import db
 from engine.errors import Invalid, WorkflowFault
-from engine.models import Application, ProvisioningJob
+from engine.models import Application, Incident, ProvisioningJob
 from tests import sandbox_bpmn as bpmn
-from tests.flow import submit
+from tests.flow import decide, submit
 
 REFUSALS = ("not allowed", "disabled in accessflow", "accessflow never", "provisioning jobs")
 
@@ -207,9 +207,41 @@ def test_item_whose_first_step_is_provisioning_can_be_submitted(people):
     assert job.params == {"mode": "create"}
 
 
-def test_service_parameter_failing_at_run_time_is_a_workflow_fault_not_a_crash(people):
-    deploy(bpmn.provision_first(parameter="no_such_name"))
-    db.session.scalar(db.select(Application).filter_by(key="wiki")).workflow_key = "grant_now"
+def _point_wiki_at(key: str) -> None:
+    db.session.scalar(db.select(Application).filter_by(key="wiki")).workflow_key = key
     db.session.commit()
-    with pytest.raises(WorkflowFault, match="no_such_name"):
-        submit(people["alice"], ("wiki", "bob"))
+
+
+def _incident(item):
+    return db.session.scalar(db.select(Incident).filter_by(item_id=item.id))
+
+
+def test_service_parameter_failing_at_run_time_fails_the_item_into_an_incident(people):
+    deploy(bpmn.provision_first(parameter="no_such_name"))
+    _point_wiki_at("grant_now")
+    item = submit(people["alice"], ("wiki", "bob")).items[0]
+    assert item.status == "failed"
+    assert "no_such_name" in item.outcome_reason
+    incident = _incident(item)
+    assert (incident.kind, incident.status) == ("workflow_failed", "open")
+    assert db.session.scalar(db.select(ProvisioningJob).filter_by(item_id=item.id)) is None
+
+
+def test_a_submit_that_runs_past_the_budget_fails_that_item_and_keeps_the_others(people):
+    deploy(bpmn.endless_loop())
+    _point_wiki_at("sandboxed")
+    request = submit(people["alice"], ("wiki", "bob"), ("crm", "bob"))
+    looping, normal = sorted(request.items, key=lambda i: i.application.key != "wiki")
+    assert looping.status == "failed" and "budget" in looping.outcome_reason
+    assert _incident(looping).kind == "workflow_failed"
+    assert normal.status == "pending_approval"
+
+
+def test_a_decision_stands_when_the_workflow_fails_after_it(people):
+    deploy(bpmn.failing_after_approval())
+    _point_wiki_at("sandboxed")
+    item = submit(people["alice"], ("wiki", "bob")).items[0]
+    task = decide(people["mark"], item)
+    assert (task.status, task.decision) == ("completed", "approve")
+    assert item.status == "failed"
+    assert _incident(item).kind == "workflow_failed"
