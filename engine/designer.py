@@ -8,7 +8,7 @@ from engine import audit, bpmn
 from engine.db import db, utcnow
 from engine.errors import Conflict, Invalid, NotAllowed, NotFound
 from engine.models import ProcessInstance, User, WorkflowVersion
-from engine.workflow_diff import WorkflowDiff, diff_workflows
+from engine.workflow_diff import diff_workflows
 
 
 def _guard_designer(user: User) -> None:
@@ -156,7 +156,7 @@ def review_workflow_version(user: User, key: str, number: int) -> dict:
     """A version beside the one in use: its diff, who deployed and reviewed it, who may act."""
     version = get_workflow_version(user, key, number)
     in_use = bpmn.latest_version(key)
-    diff = diff_workflows(in_use.bpmn_xml, version.bpmn_xml) if in_use else WorkflowDiff()
+    diff = diff_workflows(in_use.bpmn_xml if in_use else None, version.bpmn_xml)
     users = _people([version])
     return {
         "version": version,

@@ -210,9 +210,10 @@ def _entry(element: _Element, changes: list[Change]) -> ElementChange:
     return ElementChange(element.id, element.tag, element.name, tuple(changes))
 
 
-def diff_workflows(old_xml: str | bytes, new_xml: str | bytes) -> WorkflowDiff:
-    """Elements added, removed and changed from `old_xml` to `new_xml`, in document order."""
-    old, new = _elements(old_xml), _elements(new_xml)
+def diff_workflows(old_xml: str | bytes | None, new_xml: str | bytes) -> WorkflowDiff:
+    """Elements added, removed and changed from `old_xml` (None: nothing yet) to `new_xml`,
+    in document order."""
+    old, new = _elements(old_xml) if old_xml is not None else {}, _elements(new_xml)
     diff = WorkflowDiff()
     for element_id, element in new.items():
         before = old.get(element_id)

@@ -146,3 +146,10 @@ def test_colours_from_the_modeler_are_not_changes():
         coloured,
     )
     assert diff_workflows(SHIPPED, coloured).empty
+
+
+def test_a_first_version_lists_every_element_as_added():
+    diff = diff_workflows(None, MULTI_INSTANCE)
+    assert [e.id for e in diff.added] == ["p", "start", "review", "f1"]
+    review = {c.field: c for c in diff.element("review").changes}
+    assert (review["loop cardinality"].old, review["loop cardinality"].new) == (None, "3")
