@@ -9,7 +9,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from engine.bpmn_policy import check_document
 from engine.db import db
@@ -72,17 +72,42 @@ def spec_for(version: WorkflowVersion) -> tuple[object, dict]:
     return _specs[version.id]
 
 
-def deploy(content: str | bytes, deployed_by_id: str | None = None) -> WorkflowVersion:
-    """Store the file as the next version of its process; the same content twice is one version."""
+def deploy(
+    content: str | bytes, deployed_by_id: str | None = None, *, draft: bool = False
+) -> WorkflowVersion:
+    """Store the file as the next version of its process; the same content twice is one version.
+
+    An operator's deploy (`draft=False`) is active at once; a draft waits for a second person.
+    Either way a new version supersedes the drafts still pending for that process, so a draft
+    is always the newest version and its review compares it with what runs now.
+    """
     text = content.decode() if isinstance(content, bytes) else content
     key, spec, subprocesses = parse_bpmn(text)
     digest = hashlib.sha256(text.encode()).hexdigest()
-    latest = latest_version(key)
-    if latest is not None and latest.content_hash == digest:
-        return latest
-    number = (latest.version if latest else 0) + 1
+    active = latest_version(key)
+    if active is not None and active.content_hash == digest:
+        return active
+    pending = db.session.scalar(
+        select(WorkflowVersion).where(WorkflowVersion.key == key, WorkflowVersion.status == "draft")
+    )
+    if draft and pending is not None and pending.content_hash == digest:
+        return pending
+    newest = db.session.scalar(
+        select(func.max(WorkflowVersion.version)).where(WorkflowVersion.key == key)
+    )
+    db.session.execute(
+        update(WorkflowVersion)
+        .where(WorkflowVersion.key == key, WorkflowVersion.status == "draft")
+        .values(status="superseded")
+        .execution_options(synchronize_session="fetch")
+    )
     version = WorkflowVersion(
-        key=key, version=number, content_hash=digest, bpmn_xml=text, deployed_by_id=deployed_by_id
+        key=key,
+        version=(newest or 0) + 1,
+        content_hash=digest,
+        bpmn_xml=text,
+        deployed_by_id=deployed_by_id,
+        status="draft" if draft else "active",
     )
     db.session.add(version)
     db.session.flush()
@@ -91,9 +116,10 @@ def deploy(content: str | bytes, deployed_by_id: str | None = None) -> WorkflowV
 
 
 def latest_version(key: str) -> WorkflowVersion | None:
-    newest = select(func.max(WorkflowVersion.version)).where(WorkflowVersion.key == key)
+    """The version new items of `key` start on: the newest active one, never a draft."""
     return db.session.scalar(
-        select(WorkflowVersion).where(
-            WorkflowVersion.key == key, WorkflowVersion.version == newest.scalar_subquery()
-        )
+        select(WorkflowVersion)
+        .where(WorkflowVersion.key == key, WorkflowVersion.status == "active")
+        .order_by(WorkflowVersion.version.desc())
+        .limit(1)
     )

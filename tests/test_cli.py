@@ -7,12 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
 from engine.db import db
-from engine.schema import upgrade
+from engine.schema import alembic_config, upgrade
 from tests.conftest import DIRECTORY
 
 ACCESSFLOW = str(Path(sys.executable).with_name("accessflow"))
@@ -73,6 +74,41 @@ def test_deploy_refuses_an_unsafe_file_and_names_the_element(run, tmp_path):
     changed.write_text(SHIPPED.read_text().replace("Manager approval", "Line manager approval"))
     deployed = run("deploy", str(changed))
     assert deployed.returncode == 0 and "version 2" in deployed.stdout
+
+
+def test_cli_deploy_is_active_at_once(run, tmp_path):
+    assert run("init").returncode == 0
+    changed = tmp_path / "changed.bpmn"
+    changed.write_text(SHIPPED.read_text().replace("Manager approval", "Line manager approval"))
+    assert run("deploy", str(changed)).returncode == 0
+    engine = create_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    with engine.connect() as connection:
+        versions = connection.exec_driver_sql(
+            "SELECT version, status, reviewed_by_id FROM workflow_versions ORDER BY version"
+        ).all()
+        audit = connection.exec_driver_sql(
+            "SELECT event, actor_id FROM audit_events WHERE event LIKE 'workflow%'"
+        ).all()
+    engine.dispose()
+    # `init` deploys the shipped file active, `deploy` the operator's file: no review needed.
+    assert [tuple(v) for v in versions] == [(1, "active", None), (2, "active", None)]
+    assert [tuple(a) for a in audit] == [("workflow_deployed", None)]
+
+
+def test_migration_0006_makes_existing_versions_active(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    command.upgrade(alembic_config(url), "0005")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO workflow_versions (id, key, version, content_hash, bpmn_xml, deployed_at)"
+            " VALUES ('v1', 'access_request', 1, 'h', '<x/>', '2026-01-01 00:00:00')"
+        )
+    upgrade(url)
+    with engine.connect() as connection:
+        status = connection.exec_driver_sql("SELECT status FROM workflow_versions").scalar()
+    engine.dispose()
+    assert status == "active"
 
 
 def test_migrations_build_exactly_the_schema_the_models_describe(database_url, app):

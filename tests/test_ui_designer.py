@@ -1,12 +1,14 @@
-"""The workflow designer in a real browser: deploy a changed BPMN, refuse an invalid one."""
+"""The workflow designer in a real browser: deploy a changed BPMN as a draft that a second person
+approves, refuse an invalid one."""
 
 import re
 
 from playwright.sync_api import expect
+from sqlalchemy import select
 
 from engine.db import db
 from engine.directory import user_by_username
-from engine.models import RequestItem
+from engine.models import ProcessInstance, RequestItem
 from tests.flow import decide, open_task, submit
 
 pytest_plugins = ["tests.browser"]
@@ -24,7 +26,9 @@ def rename(page, element_id, name):
     page.get_by_role("button", name="Apply name").click()
 
 
-def test_designer_deploys_a_new_version_while_an_older_item_finishes_on_its_own(log_in, server):
+def test_designer_draft_runs_after_a_second_person_approves_while_an_older_item_finishes(
+    log_in, server
+):
     with server.engine():
         older = submit(user_by_username("alice"), ("crm", "alice")).items[0]
         decide(user_by_username("mark"), older)
@@ -35,15 +39,44 @@ def test_designer_deploys_a_new_version_while_an_older_item_finishes_on_its_own(
     rename(dora, "fulfil_by_hand", "Fulfil the request by hand")
     dora.get_by_role("button", name="Validate").click()
     expect(dora.locator("#designer-message")).to_contain_text("is valid and can be deployed")
-    dora.get_by_role("button", name="Deploy as new version").click()
+    dora.get_by_role("button", name="Deploy as draft").click()
     expect(dora.get_by_role("heading", level=1)).to_contain_text("version 2")
-    expect(dora.get_by_role("status").first).to_contain_text("Deployed access_request version 2")
+    expect(dora.get_by_role("heading", level=1)).to_contain_text("draft")
+    expect(dora.get_by_role("status").first).to_contain_text(
+        "Deployed access_request version 2 as a draft"
+    )
+    # The modeler's round trip changes nothing but the one name.
+    expect(dora.locator(".diff-summary")).to_have_text("0 added · 0 removed · 1 changed")
+    expect(dora.get_by_role("note")).to_contain_text("You deployed this draft")
+    expect(dora.get_by_role("button", name="Approve version 2")).to_have_count(0)
+
+    with server.engine():  # not approved yet: a new item still starts on version 1
+        waiting = submit(user_by_username("alice"), ("crm", "stan")).items[0]
+        instance = db.session.scalar(
+            select(ProcessInstance).where(ProcessInstance.item_id == waiting.id)
+        )
+        assert instance.workflow_version.version == 1
+
+    root = log_in("root")
+    root.get_by_role("navigation", name="Main").get_by_role("link", name="Designer").click()
+    root.get_by_role("link", name="Review access_request v2").click()
+    changed = root.locator('li.diff-element[data-element-id="fulfil_by_hand"]')
+    expect(changed.locator("td.diff-old")).to_have_text("Fulfil the request")
+    expect(changed.locator("td.diff-new")).to_have_text("Fulfil the request by hand")
+    root.get_by_label("Comment").fill("only a new task name")
+    root.get_by_role("button", name="Approve version 2").click()
+    expect(root.get_by_role("status").first).to_contain_text("Approved access_request version 2")
+    expect(root.locator(".reviewed-by")).to_contain_text("Rita Root")
+
+    dora.goto(f"{server.url}/designer/access_request")
     history = dora.locator("table.versions tbody tr")
     expect(history).to_have_count(2)
     expect(history.nth(0)).to_contain_text("v2")
+    expect(history.nth(0)).to_contain_text("in use")
     expect(history.nth(0)).to_contain_text("dora")
+    expect(history.nth(0).locator('td[data-label="Reviewed by"]')).to_have_text("Rita Root")
     expect(history.nth(1)).to_contain_text("v1")
-    expect(history.nth(1).locator('td[data-label="Running items"]')).to_have_text("1")
+    expect(history.nth(1).locator('td[data-label="Running items"]')).to_have_text("2")
 
     with server.engine():
         alice, mark, gina = (user_by_username(n) for n in ("alice", "mark", "gina"))
@@ -85,7 +118,7 @@ def test_an_invalid_bpmn_is_refused_with_the_offending_element_marked(log_in, se
     expect(marked).to_have_class(re.compile(r"\baf-invalid\b"))
     expect(dora.locator(".af-invalid-note")).to_contain_text("fulfil_by_hand")
 
-    dora.get_by_role("button", name="Deploy as new version").click()
+    dora.get_by_role("button", name="Deploy as draft").click()
     expect(message).to_contain_text("element fulfil_by_hand is marked on the diagram")
     dora.reload()
     expect(dora.locator("table.versions tbody tr")).to_have_count(1)

@@ -27,6 +27,9 @@ EVENT_LABELS = {
     "account_removed": "removed the account",
     "cancelled": "cancelled",
     "workflow_deployed": "deployed a workflow",
+    "workflow_draft_deployed": "deployed a workflow draft",
+    "workflow_approved": "approved a workflow draft",
+    "workflow_rejected": "rejected a workflow draft",
     "directory_imported": "directory imported",
     "token_issued": "API token issued",
 }

@@ -10,7 +10,11 @@ from engine.models.access import RequestItem
 
 
 class WorkflowVersion(db.Model):
-    """One deployed BPMN file: instances point here instead of carrying the definition."""
+    """One deployed BPMN file: instances point here instead of carrying the definition.
+
+    A designer's deploy is a `draft` that never runs until someone else approves it (`active`);
+    a reviewer may instead reject it, and any newer version of the process supersedes it.
+    """
 
     __tablename__ = "workflow_versions"
     __table_args__ = (UniqueConstraint("key", "version"),)
@@ -22,6 +26,12 @@ class WorkflowVersion(db.Model):
     bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)  # read once per process, on parse
     deployed_at: Mapped[datetime] = mapped_column(default=utcnow)
     deployed_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    # A row written without a status never runs; rows from before drafts existed were all live.
+    status: Mapped[str] = mapped_column(String(20), default="draft", server_default="active")
+    # Who approved or rejected the draft, when and why (empty for operator deploys).
+    reviewed_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column()
+    review_comment: Mapped[str | None] = mapped_column(Text)
 
 
 class ProcessInstance(db.Model):

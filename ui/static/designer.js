@@ -1,5 +1,5 @@
 // The workflow designer: bpmn-js modeler, server-side validation with the offending element
-// marked on the diagram, deploy as a new version.
+// marked on the diagram, deploy as a draft for review.
 (function () {
   "use strict";
   var root = document.getElementById("modeler");

@@ -1,23 +1,30 @@
-"""The workflow designer: BPMN in a bpmn-js modeler, server-side validation, deploy, history."""
+"""The workflow designer: BPMN in a bpmn-js modeler, server-side validation, deploy as a draft,
+history, and the review page where a second person approves or rejects a draft."""
 
-from flask import Response, flash, g, jsonify, render_template, request, url_for
+from flask import Response, flash, g, jsonify, redirect, render_template, request, url_for
 
 from engine.designer import (
+    approve_draft,
     deploy_workflow,
     get_workflow_version,
+    list_drafts,
     list_workflow_versions,
     list_workflows,
+    reject_draft,
+    review_workflow_version,
     validate_workflow,
 )
 from engine.errors import DomainError, Invalid
 from ui.blueprint import bp, login_required
-from ui.errors import status_of
+from ui.errors import form_page, status_of
 
 
 @bp.route("/designer")
 @login_required
 def designer():
-    return render_template("designer/index.html", workflows=list_workflows(g.user))
+    return render_template(
+        "designer/index.html", workflows=list_workflows(g.user), drafts=list_drafts(g.user)
+    )
 
 
 @bp.route("/designer/<key>")
@@ -74,18 +81,48 @@ def designer_deploy(key):
         return _problem(err)
     if created:
         flash(
-            f"Deployed {version.key} version {version.version}. Running items keep theirs.",
+            f"Deployed {version.key} version {version.version} as a draft: it runs once another "
+            "designer or an admin approves it.",
             "success",
         )
     else:
         flash(f"No change: {version.key} version {version.version} is already this file.", "info")
-    location = url_for("ui.designer_modeler", key=version.key)
+    location = url_for("ui.designer_review", key=version.key, number=version.version)
     return jsonify(
         {
             "ok": True,
             "key": version.key,
             "version": version.version,
+            "status": version.status,
             "created": created,
             "location": location,
         }
     ), 201 if created else 200
+
+
+def review_page(key, number, **_):
+    return render_template("designer/review.html", **review_workflow_version(g.user, key, number))
+
+
+@bp.route("/designer/<key>/versions/<int:number>")
+@login_required
+def designer_review(key, number):
+    return review_page(key, number)
+
+
+@bp.route("/designer/<key>/versions/<int:number>/approve", methods=["POST"])
+@login_required
+@form_page(review_page)
+def designer_approve(key, number):
+    approve_draft(g.user, key, number, request.form.get("comment", "").strip() or None)
+    flash(f"Approved {key} version {number}: new items start on it.", "success")
+    return redirect(url_for("ui.designer_review", key=key, number=number), code=303)
+
+
+@bp.route("/designer/<key>/versions/<int:number>/reject", methods=["POST"])
+@login_required
+@form_page(review_page)
+def designer_reject(key, number):
+    reject_draft(g.user, key, number, request.form.get("comment", ""))
+    flash(f"Rejected {key} version {number}: it will never run.", "success")
+    return redirect(url_for("ui.designer_review", key=key, number=number), code=303)
