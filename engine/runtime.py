@@ -116,7 +116,9 @@ def _fault(err: Exception) -> WorkflowFault:
     if isinstance(err, WorkflowFault):
         return err
     spec = getattr(err, "task_spec", None)
-    where = (spec.bpmn_name or spec.name) if spec is not None else "?"
+    where = "?" if spec is None else spec.name
+    if spec is not None and spec.bpmn_name:
+        where = f"{spec.bpmn_name} ({spec.name})"
     log.warning("workflow failed at %s: %r", where, err)
     return WorkflowFault(f"the workflow failed at {where}: {err}")
 
