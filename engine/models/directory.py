@@ -76,7 +76,7 @@ class Application(db.Model):
     key: Mapped[str] = mapped_column(String(100), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(String(20))  # "connected" | "disconnected"
+    kind: Mapped[str] = mapped_column(String(20))  # "connected" | "disconnected" | "sso"
     approver_group_id: Mapped[str | None] = mapped_column(ForeignKey("groups.id"))
     fulfiller_group_id: Mapped[str | None] = mapped_column(ForeignKey("groups.id"))
     workflow_key: Mapped[str] = mapped_column(String(100), default="access_request")
