@@ -1,5 +1,6 @@
 """The Flask application factory."""
 
+import os
 import secrets
 from pathlib import Path
 
@@ -7,7 +8,8 @@ from flask import Flask
 
 from api.config import Config, instance_home
 from api.rest import register_api
-from engine.db import db, tune_sqlite
+from engine import encryption
+from engine.db import db, protect_sqlite_file, tune_sqlite
 from ui import init_ui
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
@@ -20,21 +22,36 @@ def create_app(config: dict | None = None) -> Flask:
     if config:
         app.config.update(config)
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _instance_secret_key()
+        app.config["SECRET_KEY"] = _instance_secret("secret_key", lambda: secrets.token_hex(32))
+    encryption.use_keys(
+        app.config.get("ENCRYPTION_KEY")
+        or os.environ.get("ACCESSFLOW_ENCRYPTION_KEY")
+        or _instance_secret("encryption_key", encryption.new_key)
+    )
     db.init_app(app)
     with app.app_context():
+        protect_sqlite_file(db.engine)
         tune_sqlite(db.engine)
     register_api(app)
     init_ui(app)
     return app
 
 
-def _instance_secret_key() -> str:
-    """A key generated once and kept in the instance folder, so every worker process shares it."""
-    path = instance_home() / "secret_key"
+def _instance_secret(name: str, generate) -> str:
+    """A secret generated once into an owner-only file of the instance folder, so every process
+    shares it; written aside then linked, so two processes starting at once agree on one."""
+    path = instance_home() / name
     if not path.exists():
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_hex(32))
+        draft = path.with_name(f".{name}.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(generate())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 

@@ -25,16 +25,37 @@ def main():
 
 @main.command()
 def init():
-    """Create or upgrade the database schema and deploy the shipped workflows."""
+    """Create or upgrade the database schema, encrypt any connector secret still in clear and
+    deploy the shipped workflows."""
     from api.app import deploy_shipped_workflows
+    from engine.connected_apps import reencrypt_secrets
     from engine.schema import upgrade
 
     app = _app()
-    upgrade(app.config["SQLALCHEMY_DATABASE_URI"])
     with app.app_context():
+        try:
+            upgrade(app.config["SQLALCHEMY_DATABASE_URI"])
+            encrypted = reencrypt_secrets(only_plaintext=True)
+        except DomainError as err:
+            _fail(err)
+        if encrypted:
+            click.echo(f"connector secrets of {encrypted} applications encrypted")
         for version in deploy_shipped_workflows():
             click.echo(f"workflow {version.key} at version {version.version}")
     click.echo("database ready")
+
+
+@main.command(name="rotate-secrets")
+def rotate_secrets_():
+    """Re-encrypt every stored connector secret with the newest ACCESSFLOW_ENCRYPTION_KEY."""
+    from engine.connected_apps import reencrypt_secrets
+
+    with _app().app_context():
+        try:
+            changed = reencrypt_secrets()
+        except DomainError as err:
+            _fail(err)
+    click.echo(f"connector secrets of {changed} applications re-encrypted with the newest key")
 
 
 @main.command(name="import")

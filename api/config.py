@@ -7,7 +7,7 @@ from pathlib import Path
 def instance_home() -> Path:
     """Where the SQLite file and generated secrets live (ACCESSFLOW_HOME, default ./instance)."""
     home = Path(os.environ.get("ACCESSFLOW_HOME", Path.cwd() / "instance"))
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)  # owner-only when we create it
     return home
 
 

@@ -32,6 +32,7 @@ EVENTS = (
     "application_resumed",
     "workflow_failed",
     "workflow_resumed",
+    "secrets_reencrypted",
 )
 
 

@@ -8,7 +8,7 @@ from engine import accounts, audit, faults, instances
 from engine.db import db, new_id
 from engine.directory import application_by_key, user_by_username
 from engine.errors import Conflict, DomainError, Invalid, NotFound
-from engine.models import AccessRequest, CartItem, RequestItem, User
+from engine.models import AccessRequest, Application, CartItem, RequestItem, User
 from engine.models.access import ACCOUNT_MODES
 
 
@@ -25,8 +25,7 @@ def add_to_cart(
             f"account_mode must be one of {', '.join(ACCOUNT_MODES)}", field="account_mode"
         )
     app = application_by_key(application)
-    if not app.enabled:
-        raise Invalid(f"application {application!r} is not open for requests", field="application")
+    _guard_enabled(app)
     person = user_by_username(beneficiary, field="beneficiary") if beneficiary else user
     if account_mode == "remove":
         accounts.guard_removable(person, app)
@@ -85,8 +84,16 @@ def _create_request(user: User, idempotency_key: str | None) -> AccessRequest:
     return request
 
 
+def _guard_enabled(app: Application) -> None:
+    if not app.enabled:
+        raise Conflict(
+            f"{app.name} ({app.key}) is disabled: it takes no new requests", field="application"
+        )
+
+
 def _open_item(request: AccessRequest, position: int, line: CartItem) -> RequestItem:
     """Turn one cart line into an item and start its process instance."""
+    _guard_enabled(line.application)  # disabled since the line was added
     _guard_no_open_item(request, line)
     item = RequestItem(
         id=new_id(),

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 
 from connectors import ConnectorError, connector_for
-from engine import audit, jobs
+from engine import audit, encryption, jobs
 from engine.db import db, utcnow
 from engine.errors import Conflict, Invalid, NotAllowed, NotFound
 from engine.models import Application, Incident, ProvisioningLog, User
@@ -51,7 +51,7 @@ def test_application(key: str, admin: User | None = None) -> dict:
     app = application(key)
     if app.kind != "connected" or not app.connector_settings:
         raise Invalid(f"{app.key} is not a connected application: nothing to test")
-    settings = dict(app.connector_settings)
+    settings = encryption.reveal(app.connector_settings, app.key)
     db.session.rollback()  # no transaction stays open while the target answers
     try:
         with connector_for(settings) as connector:
@@ -59,6 +59,26 @@ def test_application(key: str, admin: User | None = None) -> dict:
     except ConnectorError as err:  # connectors redact their messages
         raise Invalid(f"connection to {key} failed: {err.message}") from err
     return {"application": key, **summary}
+
+
+def reencrypt_secrets(only_plaintext: bool = False) -> int:
+    """Re-encrypt every application's connector secrets with the newest key (or, with
+    `only_plaintext`, encrypt only those still in clear); returns how many applications changed.
+
+    One transaction: an application whose secrets no configured key opens stops it, by name."""
+    changed = 0
+    for app in db.session.scalars(select(Application).order_by(Application.key)):
+        settings = app.connector_settings
+        if only_plaintext and not encryption.has_plaintext(settings):
+            continue
+        resealed = encryption.reseal(settings, app.key)
+        if resealed != settings:
+            app.connector_settings = resealed
+            changed += 1
+    if changed:
+        audit.record("secrets_reencrypted", None, applications=changed)
+    db.session.commit()
+    return changed
 
 
 def check_quarantine(app: Application) -> tuple[int, int] | None:

@@ -1,5 +1,6 @@
 """The one SQLAlchemy handle every part of the engine shares."""
 
+import os
 import uuid
 from datetime import UTC, datetime
 
@@ -34,6 +35,20 @@ def new_id() -> str:
 def utcnow() -> datetime:
     """Timezone-naive UTC now: both SQLite and PostgreSQL columns store naive UTC."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def protect_sqlite_file(engine) -> None:
+    """Create the SQLite file owner-only (0600) before SQLite does, and take group and other
+    access off an existing one; SQLite gives its -wal and -shm files the same mode."""
+    if engine.dialect.name != "sqlite":
+        return
+    path = engine.url.database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    mode = os.stat(path).st_mode & 0o777
+    if mode & 0o077:
+        os.chmod(path, mode & 0o700)
 
 
 def tune_sqlite(engine) -> None:

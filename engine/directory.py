@@ -4,16 +4,15 @@ import json
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
-from engine import audit
+from engine import audit, directory_file, encryption
 from engine.db import db
 from engine.errors import Invalid
 from engine.models import Application, Group, User
 
 _hasher = PasswordHasher()
-APP_KINDS = ("connected", "disconnected")
 
 
 def user_by_username(username: str, field: str = "username") -> User:
@@ -30,10 +29,6 @@ def application_by_key(key: str) -> Application:
     return app
 
 
-def list_applications() -> list[Application]:
-    return db.session.scalars(select(Application).order_by(Application.name)).all()
-
-
 def check_password(user: User | None, password: str) -> bool:
     if user is None or not user.password_hash:
         _hasher.hash("timing-equaliser")  # same cost whether or not the user exists
@@ -47,18 +42,17 @@ def check_password(user: User | None, password: str) -> bool:
 def import_directory(source: str | dict) -> dict:
     """Upsert users, groups and applications in one transaction; a bad entry changes nothing."""
     try:
-        data = json.loads(source) if isinstance(source, str) else source
+        raw = json.loads(source) if isinstance(source, str) else source
     except json.JSONDecodeError as err:
         raise Invalid(
             f"the directory file is not valid JSON: line {err.lineno}: {err.msg}"
         ) from err
-    if not isinstance(data, dict):
-        raise Invalid("the directory file must be a JSON object with users, groups, applications")
+    data = directory_file.load(raw)
     try:
         counts = {
-            "users": _import_users(_entries(data, "users")),
-            "groups": _import_groups(_entries(data, "groups")),
-            "applications": _import_applications(_entries(data, "applications")),
+            "users": _import_users(data.get("users", [])),
+            "groups": _import_groups(data.get("groups", [])),
+            "applications": _import_applications(data.get("applications", [])),
         }
         audit.record("directory_imported", None, **counts)
         db.session.commit()
@@ -68,57 +62,61 @@ def import_directory(source: str | dict) -> dict:
     return counts
 
 
-def _entries(data: dict, section: str) -> list[dict]:
-    entries = data.get(section, [])
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise Invalid(f"{section}: must be a list of objects")
-    return entries
-
-
-def _required(entry: dict, field: str, where: str) -> str:
-    value = entry.get(field)
-    if not isinstance(value, str) or not value.strip():
-        raise Invalid(f"{where}: {field!r} is required and must be a non-empty string")
-    return value.strip()
-
-
 def _import_users(entries: list[dict]) -> int:
+    _refuse_manager_cycles(entries)
     by_name = {}
-    for index, entry in enumerate(entries):
-        name = _required(entry, "username", f"users[{index}]")
+    for entry in entries:
+        name = entry["username"]
         user = db.session.scalar(select(User).where(User.username == name)) or User(username=name)
         for field in ("email", "display_name", "first_name", "last_name"):
             if field in entry:
                 setattr(user, field, entry[field])
         if entry.get("password"):
-            user.password_hash = _hasher.hash(str(entry["password"]))
-        user.active = bool(entry.get("active", True))
+            user.password_hash = _hasher.hash(entry["password"])
+        user.active = entry.get("active", True)
         db.session.add(user)
         by_name[name] = user
     db.session.flush()
     for index, entry in enumerate(entries):
         manager = entry.get("manager")
-        user = by_name[entry["username"].strip()]
+        user = by_name[entry["username"]]
         if manager:
             boss = by_name.get(manager) or db.session.scalar(
                 select(User).where(User.username == manager)
             )
             if boss is None:
                 raise Invalid(f"users[{index}] ({user.username}): unknown manager {manager!r}")
-            if boss is user:
-                raise Invalid(f"users[{index}] ({user.username}): a user cannot manage themselves")
             user.manager = boss
         else:
             user.manager = None
     return len(entries)
 
 
+def _refuse_manager_cycles(entries: list[dict]) -> None:
+    """Refuse a file after which someone would (indirectly) manage themselves, counting the
+    managers already stored for people the file does not mention."""
+    boss = aliased(User)
+    managers = dict(
+        db.session.execute(select(User.username, boss.username).join(boss, User.manager)).all()
+    )
+    managers.update({entry["username"]: entry.get("manager") for entry in entries})
+    acyclic: set[str] = set()
+    for index, entry in enumerate(entries):
+        chain = [entry["username"]]
+        while (above := managers.get(chain[-1])) and above not in acyclic:
+            if above in chain:
+                loop = " manages ".join(reversed([*chain[chain.index(above) :], above]))
+                raise Invalid(f"users[{index}] ({chain[0]}): manager cycle: {loop}")
+            chain.append(above)
+        acyclic.update(chain)
+
+
 def _import_groups(entries: list[dict]) -> int:
     for index, entry in enumerate(entries):
-        name = _required(entry, "name", f"groups[{index}]")
+        name = entry["name"]
         group = db.session.scalar(select(Group).where(Group.name == name)) or Group(name=name)
         members = []
-        for username in entry.get("members", []):
+        for username in dict.fromkeys(entry.get("members", [])):
             member = db.session.scalar(select(User).where(User.username == username))
             if member is None:
                 raise Invalid(f"groups[{index}] ({name}): unknown member {username!r}")
@@ -138,42 +136,37 @@ def _group(name: str | None, where: str) -> Group | None:
     return group
 
 
-def _duration(value, where: str) -> str | None:
-    """An ISO-8601 duration such as "P14D" or "PT12H", checked now rather than when it fires."""
-    if value is None:
-        return None
-    try:
-        TimerEventDefinition.parse_iso_duration(str(value))
-    except Exception as err:  # the parser raises bare exceptions of several kinds
-        raise Invalid(f"{where}: approval_timeout {value!r} is not an ISO-8601 duration") from err
-    return str(value)
-
-
 def _import_applications(entries: list[dict]) -> int:
     for index, entry in enumerate(entries):
-        key = _required(entry, "key", f"applications[{index}]")
+        key = entry["key"]
         where = f"applications[{index}] ({key})"
-        kind = entry.get("kind", "disconnected")
-        if kind not in APP_KINDS:
-            raise Invalid(f"{where}: kind must be one of {', '.join(APP_KINDS)}")
-        connector = entry.get("connector")
-        if kind == "connected" and not (isinstance(connector, dict) and connector.get("type")):
-            raise Invalid(f"{where}: a connected application needs connector settings with a type")
         app = db.session.scalar(select(Application).where(Application.key == key)) or Application(
             key=key
         )
         app.name = entry.get("name") or key
         app.description = entry.get("description")
-        app.kind = kind
+        app.kind = entry.get("kind") or "disconnected"
         app.approver_group = _group(entry.get("approver_group"), where)
         app.fulfiller_group = _group(entry.get("fulfiller_group"), where)
         app.workflow_key = entry.get("workflow") or "access_request"
-        app.connector_settings = connector
+        if not _same_settings(app, entry.get("connector")):
+            app.connector_settings = entry.get("connector")
         app.notification_email = entry.get("notification_email")
-        app.approval_timeout = _duration(entry.get("approval_timeout"), where)
+        app.approval_timeout = entry.get("approval_timeout")
+        app.enabled = entry.get("enabled", True)
         db.session.add(app)
     db.session.flush()
     return len(entries)
+
+
+def _same_settings(app: Application, settings: dict | None) -> bool:
+    """True when the stored settings already say this: their ciphertext then stays as it is."""
+    if app.connector_settings is None or settings is None:
+        return app.connector_settings == settings
+    try:
+        return encryption.reveal(app.connector_settings, app.key) == settings
+    except Invalid:
+        return False  # stored under a key no longer configured: the file's settings replace them
 
 
 def username_of(user_id: str | None) -> str | None:

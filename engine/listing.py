@@ -74,7 +74,9 @@ def _typed(value, column):
 
 
 def applications_page(limit=DEFAULT_LIMIT, cursor=None) -> Page:
-    return paginate(select(Application), [Application.name, Application.id], limit, cursor)
+    """The catalog: applications open for requests (a disabled one has left it)."""
+    query = select(Application).where(Application.enabled.is_(True))
+    return paginate(query, [Application.name, Application.id], limit, cursor)
 
 
 def requests_page(user: User, limit=DEFAULT_LIMIT, cursor=None) -> Page:

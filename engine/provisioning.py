@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from connectors import ConnectorError, connector_for
-from engine import accounts, jobs, provisioning_outcomes
+from connectors import ConnectorConfigError, ConnectorError, connector_for
+from engine import accounts, encryption, jobs, provisioning_outcomes
 from engine.db import db
+from engine.encryption import SECRET_SETTINGS
+from engine.errors import Invalid
 from engine.models import ProvisioningJob
-from engine.models.directory import SECRET_SETTINGS
 from engine.notifications import Mailer
 
 log = logging.getLogger(__name__)
@@ -136,8 +137,16 @@ def _connector(attempt: Attempt):
     if key not in cache:
         for old in [k for k in cache if k[0] == attempt.app_id]:
             cache.pop(old).close()
-        cache[key] = connector_for(attempt.settings)
+        cache[key] = connector_for(_revealed(attempt))
     return cache[key]
+
+
+def _revealed(attempt: Attempt) -> dict:
+    """The settings with their secrets decrypted: only here, where the connector is built."""
+    try:
+        return encryption.reveal(attempt.settings, attempt.app_key)
+    except Invalid as err:  # a wrong key: the job fails for people to see, never retried
+        raise ConnectorConfigError(err.detail) from err
 
 
 def _call_targets(attempts: list[Attempt], pool=None) -> None:
@@ -181,11 +190,11 @@ def _call_target(attempt: Attempt) -> None:
         else:
             raise ConnectorError(f"unknown provisioning operation {attempt.operation[:50]!r}")
     except ConnectorError as err:
-        attempt.error = _scrub(err.message, attempt.settings)
+        attempt.error = _scrub(err.message, attempt)
         attempt.retryable, attempt.retry_after = err.retryable, err.retry_after
         attempt.http_status = err.status
     except Exception as err:  # a bug or an unforeseen failure: retried, and logged scrubbed
-        attempt.error = _scrub(f"internal error: {type(err).__name__}: {err}", attempt.settings)
+        attempt.error = _scrub(f"internal error: {type(err).__name__}: {err}", attempt)
         attempt.retryable = True
         log.warning("job %s: %s", attempt.job_id, attempt.error)
     else:
@@ -217,8 +226,12 @@ def _remove(connector, attempt: Attempt) -> dict:
     return {"external_id": external_id}
 
 
-def _scrub(text: str, settings: dict) -> str:
+def _scrub(text: str, attempt: Attempt) -> str:
     """Remove every secret setting's value from a text bound for a log, a row or an email."""
+    try:
+        settings = _revealed(attempt)
+    except ConnectorConfigError:
+        return text  # undecryptable: no plaintext was ever at hand to leak
     for key in SECRET_SETTINGS:
         value = settings.get(key)
         if isinstance(value, str) and value:

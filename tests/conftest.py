@@ -10,6 +10,10 @@ from api.app import create_app, deploy_shipped_workflows
 from engine.db import db
 from engine.directory import import_directory, user_by_username
 
+# One connector-secret key for the test process and the CLI, servers and workers it starts.
+TEST_ENCRYPTION_KEY = "l4pZ0mM6d1lQ1n2PZk3p1r3c8Yq8m3r1V0Jx3hYpG2s="
+os.environ.setdefault("ACCESSFLOW_ENCRYPTION_KEY", TEST_ENCRYPTION_KEY)
+
 PG_ADMIN_URL = os.environ.get("ACCESSFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 DIRECTORY = {

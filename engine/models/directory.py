@@ -3,13 +3,14 @@
 from datetime import datetime
 
 from sqlalchemy import JSON, Column, ForeignKey, String, Table, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from engine import encryption
 from engine.db import db, new_id, utcnow
+from engine.encryption import SECRET_SETTINGS
 
 ADMINS_GROUP = "admins"
 DESIGNERS_GROUP = "designers"
-SECRET_SETTINGS = frozenset({"token", "password", "client_secret", "api_key"})
 
 group_members = Table(
     "group_members",
@@ -75,7 +76,7 @@ class Application(db.Model):
     key: Mapped[str] = mapped_column(String(100), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(String(20))  # "connected" | "disconnected"
+    kind: Mapped[str] = mapped_column(String(20))  # "connected" | "disconnected" | "sso"
     approver_group_id: Mapped[str | None] = mapped_column(ForeignKey("groups.id"))
     fulfiller_group_id: Mapped[str | None] = mapped_column(ForeignKey("groups.id"))
     workflow_key: Mapped[str] = mapped_column(String(100), default="access_request")
@@ -88,6 +89,11 @@ class Application(db.Model):
 
     approver_group: Mapped[Group | None] = relationship(foreign_keys=[approver_group_id])
     fulfiller_group: Mapped[Group | None] = relationship(foreign_keys=[fulfiller_group_id])
+
+    @validates("connector_settings")
+    def _seal_secrets(self, _name, settings: dict | None) -> dict | None:
+        # Every write path stores secrets encrypted; they are revealed only to build a connector.
+        return encryption.seal(settings)
 
     def public_connector_settings(self) -> dict | None:
         """Connector settings with every secret replaced by a marker: safe to show or log."""
