@@ -27,6 +27,7 @@ EVENTS = (
     "incident_resolved",
     "application_quarantined",
     "application_resumed",
+    "sign_in_throttled",
 )
 
 

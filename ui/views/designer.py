@@ -2,6 +2,7 @@
 
 from flask import Response, flash, g, jsonify, render_template, request, url_for
 
+from api.problems import problem
 from engine.designer import (
     deploy_workflow,
     get_workflow_version,
@@ -9,7 +10,7 @@ from engine.designer import (
     list_workflows,
     validate_workflow,
 )
-from engine.errors import DomainError, Invalid
+from engine.errors import DomainError
 from ui.blueprint import bp, login_required
 from ui.errors import status_of
 
@@ -39,20 +40,17 @@ def designer_bpmn(key, number):
     return Response(version.bpmn_xml, mimetype="application/xml")
 
 
-MAX_BPMN_BYTES = 2 * 1024 * 1024
-
-
 def _bpmn_body() -> str:
-    """The BPMN the modeler posted; refused before reading when it is unreasonably large."""
-    if (request.content_length or 0) > MAX_BPMN_BYTES:
-        raise Invalid(f"the BPMN file is larger than {MAX_BPMN_BYTES // 1024 // 1024} MB")
+    """The BPMN the modeler posted (MAX_CONTENT_LENGTH refuses a larger one: a 413 problem)."""
     return request.get_data(as_text=True)
 
 
 def _problem(err: DomainError):
-    """The JSON the modeler's script shows: the message and the BPMN element to mark."""
-    body = {"ok": False, "error": err.detail, "element": err.extra.get("element")}
-    return jsonify(body), status_of(err)
+    """problem+json with what the modeler's script shows: the message and the element to mark."""
+    element = err.extra.get("element")
+    return problem(
+        status_of(err), err.title, err.detail, ok=False, error=err.detail, element=element
+    )
 
 
 @bp.route("/designer/<key>/validate", methods=["POST"])
