@@ -14,6 +14,7 @@ from engine.db import db
 from engine.directory import import_directory
 from engine.models import AuditEvent, LoginFailure
 from tests.api_client import api  # noqa: F401
+from tests.served import served_sqlite  # noqa: F401
 
 MiB = 1024 * 1024
 
@@ -128,8 +129,13 @@ def test_an_oversized_form_gets_an_error_page(app):
     assert answer.mimetype == "text/html" and "larger than" in answer.text
 
 
-def test_the_size_limit_is_a_setting(app):
+def test_the_size_limit_is_a_setting(api, app):  # noqa: F811
     assert app.config["MAX_CONTENT_LENGTH"] == 2 * MiB
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    alice = api["alice"]
+    line = {"application": "crm", "justification": "x" * 400}
+    assert alice.post("/api/v1/cart/items", line).status_code == 201
+    assert_problem(alice.post("/api/v1/cart/items", {**line, "justification": "x" * 1000}), 413)
 
 
 # ---- 2. signing out on the server
@@ -313,3 +319,21 @@ def test_an_audit_page_far_past_the_end_shows_the_last_page(app):
     client = app.test_client()
     assert sign_in(client, "root", "root-pw").status_code == 302
     assert client.get(f"/admin/audit?page={10**18}").status_code == 200
+
+
+def test_gunicorn_refuses_a_chunked_upload_past_the_limit(served_sqlite):  # noqa: F811
+    alice = served_sqlite.as_("alice")
+
+    def chunks(total):
+        sent = 0
+        while sent < total:
+            sent += 64 * 1024
+            yield b"x" * (64 * 1024)
+
+    headers = {"Content-Type": "application/json"}
+    answer = alice.post("/api/v1/cart/items", data=chunks(2 * MiB + 128 * 1024), headers=headers)
+    assert answer.request.headers["Transfer-Encoding"] == "chunked"
+    assert answer.status_code == 413
+    assert answer.headers["Content-Type"] == "application/problem+json"
+    small = alice.post("/api/v1/cart/items", data=chunks(64 * 1024), headers=headers)
+    assert small.status_code == 400  # read whole: not JSON, but not too large either
