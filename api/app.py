@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask
 
 from api.config import Config, instance_home
-from api.request_body import BoundedRequest
+from api.request_body import BoundedRequest, refuse_nul_characters
 from api.rest import register_api
 from engine.db import db, tune_sqlite
 from ui import init_ui
@@ -18,6 +18,7 @@ def create_app(config: dict | None = None) -> Flask:
     """Build the app; `config` overrides the environment-derived settings (tests use it)."""
     app = Flask(__name__, instance_relative_config=True)
     app.request_class = BoundedRequest
+    app.before_request(refuse_nul_characters)
     app.config.from_object(Config)
     if config:
         app.config.update(config)

@@ -10,10 +10,13 @@ from flask import g
 from sqlalchemy import select, update
 
 import engine.authentication
+from engine import cart
 from engine.db import db
 from engine.directory import import_directory
+from engine.errors import Invalid
 from engine.models import AuditEvent, LoginFailure
 from tests.api_client import api  # noqa: F401
+from tests.flow import decide, submit
 from tests.served import served_sqlite  # noqa: F401
 
 MiB = 1024 * 1024
@@ -337,3 +340,42 @@ def test_gunicorn_refuses_a_chunked_upload_past_the_limit(served_sqlite):  # noq
     assert answer.headers["Content-Type"] == "application/problem+json"
     small = alice.post("/api/v1/cart/items", data=chunks(64 * 1024), headers=headers)
     assert small.status_code == 400  # read whole: not JSON, but not too large either
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/admin/applications/%00/resume",
+        "/api/v1/admin/applications/%00/test-connection",
+    ],
+)
+def test_a_nul_in_an_api_path_is_422_not_a_database_error(api, path):  # noqa: F811
+    assert assert_problem(api["root"].post(path, {}), 422)["field"] == "path"
+
+
+def test_nul_characters_in_pages_and_forms_get_an_error_page(app):
+    client = app.test_client()
+    assert sign_in(client).status_code == 302
+    for path in ("/catalog/%00", "/catalog?q=%00", "/items/%00", "/inbox?tab=%00"):
+        page = client.get(path)
+        assert page.status_code == 422 and "NUL" in page.text, path
+    token = token_of(client, "/catalog")
+    form = {"csrf_token": token, "beneficiary": "bob", "justification": "a\x00b"}
+    answer = client.post("/catalog/crm", data=form)
+    assert answer.status_code == 422 and "justification" in answer.text
+
+
+def test_an_overlong_account_id_is_refused_by_name(app, people):
+    item = submit(people["alice"], ("crm", "alice")).items[0]
+    decide(people["mark"], item)
+    decide(people["gina"], item)
+    with pytest.raises(Invalid) as refused:
+        decide(people["fred"], item, account_id="x" * 256)
+    assert refused.value.extra["field"] == "account_id"
+
+
+def test_an_overlong_idempotency_key_is_refused_by_name(app, people):
+    cart.add_to_cart(people["alice"], "crm", "alice")
+    with pytest.raises(Invalid) as refused:
+        cart.submit_cart(people["alice"], "k" * 201)
+    assert refused.value.extra["field"] == "idempotency_key"

@@ -18,9 +18,10 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.problems import problem
+from api.request_body import field_with_nul
 from engine.authentication import session_user
 from engine.cart import list_cart
-from engine.errors import DomainError
+from engine.errors import DomainError, Invalid
 from engine.tasks import list_inbox
 from ui import csrf
 from ui.errors import render_error
@@ -60,6 +61,9 @@ def _load_user_and_check_csrf():
         if g.user is None and request.endpoint not in OPEN_TO_ANONYMOUS_POSTS:
             return _to_login()  # before the CSRF check reads a stranger's body
         csrf.protect()
+        field = field_with_nul(request.form)
+        if field:
+            raise Invalid(f"{field}: must not contain NUL characters", field=field)
 
 
 @bp.after_request
