@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask
 
 from api.config import Config, instance_home
+from api.request_body import BoundedRequest, refuse_nul_characters
 from api.rest import register_api
 from engine import encryption
 from engine.db import db, protect_sqlite_file, tune_sqlite
@@ -18,6 +19,8 @@ WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
 def create_app(config: dict | None = None) -> Flask:
     """Build the app; `config` overrides the environment-derived settings (tests use it)."""
     app = Flask(__name__, instance_relative_config=True)
+    app.request_class = BoundedRequest
+    app.before_request(refuse_nul_characters)
     app.config.from_object(Config)
     if config:
         app.config.update(config)

@@ -15,12 +15,18 @@ DECISION_NAMES = sorted({d for names in DECISIONS.values() for d in names})
 
 
 class Text(fields.String):
-    """A string without NUL characters (PostgreSQL refuses them; they are never meaningful)."""
+    """A string a database can store: no NUL characters (PostgreSQL refuses them) and no lone
+    UTF-16 surrogates such as JSON's "\\ud800" (no encoding can write them); neither is ever
+    meaningful."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
         if "\x00" in text:
             raise ValidationError("must not contain NUL characters")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise ValidationError("must not contain lone surrogates (invalid Unicode)") from err
         return text
 
 

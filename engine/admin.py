@@ -71,7 +71,7 @@ def search_audit(
     if text:
         query = query.where(AuditEvent.comment.ilike(f"%{text.strip()}%"))
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    page = max(1, page)
+    page = max(1, min(page, -(-total // per_page)))  # past the last page: the last page
     events = db.session.scalars(
         query.order_by(AuditEvent.id.desc()).offset((page - 1) * per_page).limit(per_page)
     ).all()

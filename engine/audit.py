@@ -33,6 +33,7 @@ EVENTS = (
     "workflow_failed",
     "workflow_resumed",
     "secrets_reencrypted",
+    "sign_in_throttled",
 )
 
 

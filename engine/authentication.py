@@ -1,6 +1,6 @@
-"""Signing people in to the web pages with their local password."""
+"""Signing people in to the web pages with their local password, and signing them out."""
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from engine.db import db
 from engine.directory import check_password
@@ -15,7 +15,20 @@ def authenticate(username: str, password: str) -> User | None:
     return user
 
 
-def session_user(user_id: str | None) -> User | None:
-    """The user a browser session names, while that user is still active."""
+def session_user(user_id: str | None, session_version: int | None) -> User | None:
+    """The user a browser session names, while that user is active and has not signed out (or
+    changed password) since the session began."""
     user = db.session.get(User, user_id) if user_id else None
-    return user if user is not None and user.active else None
+    if user is None or not user.active or user.session_version != session_version:
+        return None
+    return user
+
+
+def end_sessions(user: User) -> None:
+    """Every session cookie issued to `user` so far stops working, on every device."""
+    db.session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(session_version=User.session_version + 1)
+        .execution_options(synchronize_session="fetch")
+    )

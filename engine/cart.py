@@ -138,6 +138,8 @@ def _guard_no_open_item(request: AccessRequest, line: CartItem) -> None:
 def submit_cart_once(user: User, idempotency_key: str | None = None) -> tuple[AccessRequest, bool]:
     """Submit, or with a key already used by this requester, return that request: (request,
     replayed). Two concurrent submits with one key create one request; the loser replays it."""
+    if idempotency_key and len(idempotency_key) > 200:  # the column's width
+        raise Invalid("idempotency_key must be at most 200 characters", field="idempotency_key")
     if idempotency_key:
         earlier = _request_with_key(user, idempotency_key)
         if earlier is not None:

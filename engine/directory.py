@@ -39,6 +39,15 @@ def check_password(user: User | None, password: str) -> bool:
         return False
 
 
+def set_password(user: User, password: str) -> None:
+    """A new password also ends the user's open browser sessions; the same one changes nothing."""
+    if user.password_hash and check_password(user, password):
+        return
+    if user.password_hash:
+        user.session_version = (user.session_version or 1) + 1
+    user.password_hash = _hasher.hash(password)
+
+
 def import_directory(source: str | dict) -> dict:
     """Upsert users, groups and applications in one transaction; a bad entry changes nothing."""
     try:
@@ -72,7 +81,7 @@ def _import_users(entries: list[dict]) -> int:
             if field in entry:
                 setattr(user, field, entry[field])
         if entry.get("password"):
-            user.password_hash = _hasher.hash(entry["password"])
+            set_password(user, entry["password"])
         user.active = entry.get("active", True)
         db.session.add(user)
         by_name[name] = user

@@ -68,6 +68,7 @@ def decode_cursor(cursor: str, columns) -> list:
 def _typed(value, column):
     if not isinstance(value, str) or "\x00" in value or len(value) > 400:
         raise ValueError
+    value.encode("utf-8")  # a lone surrogate ("\ud800") raises UnicodeEncodeError, a ValueError
     if column.type.python_type is datetime:
         return datetime.fromisoformat(value)
     return value

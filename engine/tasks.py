@@ -121,6 +121,8 @@ def complete_task(user, task_id, decision, comment=None, account_id=None) -> Hum
         raise Invalid(
             "account_id is required to record the account you created", field="account_id"
         )
+    if len((account_id or "").strip()) > 255:  # the column's width: a longer id cannot be stored
+        raise Invalid("account_id must be at most 255 characters", field="account_id")
     instance = db.session.get(ProcessInstance, task.instance_id)
     workflow = runtime.load_workflow(instance)
     spiff = runtime.spiff_task(workflow, task.spiff_task_id)

@@ -3,12 +3,25 @@
 from functools import wraps
 from pathlib import Path
 
-from flask import Blueprint, abort, g, redirect, request, send_from_directory, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    redirect,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import RequestEntityTooLarge
 
+from api.problems import problem
+from api.request_body import field_with_nul
 from engine.authentication import session_user
 from engine.cart import list_cart
-from engine.errors import DomainError
+from engine.errors import DomainError, Invalid
 from engine.tasks import list_inbox
 from ui import csrf
 from ui.errors import render_error
@@ -23,6 +36,8 @@ bp = Blueprint(
 
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+OPEN_TO_ANONYMOUS_POSTS = ("ui.login", "ui.logout")
+MODELER_CALLS = ("ui.designer_validate", "ui.designer_deploy")
 CSP = "; ".join(
     (
         "default-src 'self'",
@@ -40,10 +55,15 @@ CSP = "; ".join(
 
 @bp.before_request
 def _load_user_and_check_csrf():
-    g.user = session_user(session.get("user_id"))
+    g.user = session_user(session.get("user_id"), session.get("session_version"))
     g.error_field = g.form_values = None
     if request.method in UNSAFE_METHODS:
+        if g.user is None and request.endpoint not in OPEN_TO_ANONYMOUS_POSTS:
+            return _to_login()  # before the CSRF check reads a stranger's body
         csrf.protect()
+        field = field_with_nul(request.form)
+        if field:
+            raise Invalid(f"{field}: must not contain NUL characters", field=field)
 
 
 @bp.after_request
@@ -71,6 +91,14 @@ def _csrf_error(err):
     )
 
 
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(err):
+    detail = f"The upload is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes."
+    if request.endpoint in MODELER_CALLS:  # the modeler's script reads problem+json
+        return problem(413, "Content too large", detail, ok=False, error=detail)
+    return render_error(err, status=413, message=detail)
+
+
 @bp.app_context_processor
 def _template_globals():
     user = g.get("user")
@@ -88,10 +116,14 @@ def login_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         if g.get("user") is None:
-            return redirect(url_for("ui.login", next=request.full_path.rstrip("?")))
+            return _to_login()
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def _to_login():
+    return redirect(url_for("ui.login", next=request.full_path.rstrip("?")))
 
 
 @bp.route("/assets/vendor/bpmn-js/<path:filename>")

@@ -13,7 +13,9 @@ TITLES = {
     403: "Not allowed",
     404: "Not found",
     409: "Conflict",
+    413: "Too large",
     422: "Please check your input",
+    429: "Too many attempts",
 }
 
 

@@ -57,6 +57,9 @@ class LogPage(Schema):
     next = fields.String(allow_none=True, metadata={"description": "pass back as `cursor`"})
 
 
+MAX_ROW_ID = 2**31 - 1  # integer ids are 32-bit on PostgreSQL: a larger cursor is not an id
+
+
 class IncidentsQuery(Schema):
     status = fields.String(
         load_default="open", validate=validate.OneOf(("open", "resolved", "all"))
@@ -69,7 +72,7 @@ class LogQuery(Schema):
     item = fields.UUID()
     outcome = fields.String(validate=validate.OneOf(LOG_OUTCOMES))
     limit = fields.Integer(load_default=100, validate=validate.Range(1, incidents.MAX_LOG_ROWS))
-    cursor = fields.Integer(validate=validate.Range(min=1))
+    cursor = fields.Integer(validate=validate.Range(1, MAX_ROW_ID))
 
 
 class CommentIn(Schema):

@@ -5,6 +5,7 @@ from engine.models.audit import AuditEvent
 from engine.models.directory import Account, ApiToken, Application, Group, User, group_members
 from engine.models.jobs import ProvisioningJob
 from engine.models.provisioning import Incident, ProvisioningLog
+from engine.models.security import LoginFailure
 from engine.models.workflow import HumanTask, ProcessInstance, WorkflowVersion
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Group",
     "HumanTask",
     "Incident",
+    "LoginFailure",
     "ProcessInstance",
     "ProvisioningJob",
     "ProvisioningLog",

@@ -33,6 +33,9 @@ class User(db.Model):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Copied into the browser session at login; signing out or a new password bumps it, so every
+    # session cookie issued before stops working on the server (not only in that browser).
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     manager: Mapped["User | None"] = relationship(remote_side=[id])
     groups: Mapped[list["Group"]] = relationship(secondary=group_members, back_populates="members")

@@ -1,16 +1,50 @@
 """Signing in with a local password and signing out."""
 
-from flask import g, redirect, render_template, request, session, url_for
+import unicodedata
+from datetime import timedelta
+from urllib.parse import urlsplit
 
-from engine.authentication import authenticate
+from flask import current_app, g, redirect, render_template, request, session, url_for
+from werkzeug.urls import iri_to_uri
+
+from engine.authentication import authenticate, end_sessions
+from engine.db import db
+from engine.login_throttle import LoginLimits, TooManySignIns, note_attempt, note_success
 from ui.blueprint import bp
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site: never an absolute or protocol-relative URL."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("ui.home")
+    """Only a path on this site: never an absolute or protocol-relative URL, and nothing a
+    browser would quietly strip (tab, CR, LF) to turn `/\\t/evil.example` into `//evil.example`."""
+    fallback = url_for("ui.home")
+    if not target or not target.startswith("/") or "\\" in target:
+        return fallback
+    if any(unicodedata.category(c)[0] in "CZ" for c in target):  # controls and any whitespace
+        return fallback
+    parts = urlsplit(target)
+    if target.startswith("//") or parts.scheme or parts.netloc:
+        return fallback
+    return iri_to_uri(target)
+
+
+def _login_limits() -> LoginLimits:
+    config = current_app.config
+    return LoginLimits(
+        per_account=config["LOGIN_FAILURES_PER_ACCOUNT"],
+        per_address=config["LOGIN_FAILURES_PER_ADDRESS"],
+        window=timedelta(minutes=config["LOGIN_FAILURE_WINDOW_MINUTES"]),
+    )
+
+
+def _refused(error: str, status: int, headers=None):
+    g.error_field = "password"
+    page = render_template(
+        "login.html",
+        next=request.form.get("next", ""),
+        username=request.form.get("username", ""),
+        error=error,
+    )
+    return page, status, headers or {}
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -19,24 +53,32 @@ def login():
         if g.user is not None:
             return redirect(_safe_next(request.args.get("next")))
         return render_template("login.html", next=request.args.get("next", ""))
-    user = authenticate(request.form.get("username", ""), request.form.get("password", ""))
+    username = request.form.get("username", "").strip()
+    address = request.remote_addr or "unknown"
+    try:
+        note_attempt(username, address, _login_limits())
+    except TooManySignIns as err:
+        db.session.commit()  # the refused attempt counts too, and the lockout's audit row stays
+        return _refused(err.detail, 429, {"Retry-After": str(err.extra["retry_after"])})
+    # Counted and committed before the slow password check, so parallel guesses all see it.
+    db.session.commit()
+    user = authenticate(username, request.form.get("password", ""))
     if user is None:
-        g.error_field = "password"
-        page = render_template(
-            "login.html",
-            next=request.form.get("next", ""),
-            username=request.form.get("username", ""),
-            error="Unknown username or wrong password.",
-        )
-        return page, 401
+        return _refused("Unknown username or wrong password.", 401)
+    note_success(username, address)
+    db.session.commit()
     session.clear()  # a fresh session on login: no fixation
     session["user_id"] = user.id
+    session["session_version"] = user.session_version
     session.permanent = False
     return redirect(_safe_next(request.form.get("next")))
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    if g.user is not None:
+        end_sessions(g.user)  # a copy of this cookie must not keep working after sign-out
+        db.session.commit()
     session.clear()
     return redirect(url_for("ui.login"))
 

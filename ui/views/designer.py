@@ -3,6 +3,7 @@ history, and the review page where a second person approves or rejects a draft."
 
 from flask import Response, flash, g, jsonify, redirect, render_template, request, url_for
 
+from api.problems import problem
 from engine.designer import (
     approve_draft,
     deploy_workflow,
@@ -14,7 +15,7 @@ from engine.designer import (
     review_workflow_version,
     validate_workflow,
 )
-from engine.errors import DomainError, Invalid
+from engine.errors import DomainError
 from ui.blueprint import bp, login_required
 from ui.errors import form_page, status_of
 
@@ -46,20 +47,17 @@ def designer_bpmn(key, number):
     return Response(version.bpmn_xml, mimetype="application/xml")
 
 
-MAX_BPMN_BYTES = 2 * 1024 * 1024
-
-
 def _bpmn_body() -> str:
-    """The BPMN the modeler posted; refused before reading when it is unreasonably large."""
-    if (request.content_length or 0) > MAX_BPMN_BYTES:
-        raise Invalid(f"the BPMN file is larger than {MAX_BPMN_BYTES // 1024 // 1024} MB")
+    """The BPMN the modeler posted (MAX_CONTENT_LENGTH refuses a larger one: a 413 problem)."""
     return request.get_data(as_text=True)
 
 
 def _problem(err: DomainError):
-    """The JSON the modeler's script shows: the message and the BPMN element to mark."""
-    body = {"ok": False, "error": err.detail, "element": err.extra.get("element")}
-    return jsonify(body), status_of(err)
+    """problem+json with what the modeler's script shows: the message and the element to mark."""
+    element = err.extra.get("element")
+    return problem(
+        status_of(err), err.title, err.detail, ok=False, error=err.detail, element=element
+    )
 
 
 @bp.route("/designer/<key>/validate", methods=["POST"])
