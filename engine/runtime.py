@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 # at most this many tasks, in at most this many seconds: a designer's loop cannot hold a worker.
 MAX_STEPS = int(os.environ.get("ACCESSFLOW_ENGINE_MAX_STEPS", "1000"))
 STEP_BUDGET_SECONDS = float(os.environ.get("ACCESSFLOW_ENGINE_BUDGET", "2"))
+# SpiffWorkflow walks task trees at most 1000 deep: past that it no longer sees a waiting task
+# and takes the workflow for finished. A loop that deep (over an instance's whole life) fails.
+MAX_TASK_DEPTH = 900
 
 
 class ByReferenceWorkflowConverter(BpmnWorkflowConverter):
@@ -85,6 +88,11 @@ class _Budget:
 
     def __call__(self, task) -> None:
         self.steps += 1
+        if task.depth > MAX_TASK_DEPTH:
+            raise WorkflowFault(
+                f"the workflow ran past its budget ({MAX_TASK_DEPTH} steps deep) at "
+                f"{task.task_spec.bpmn_name or task.task_spec.name}: an endless loop?"
+            )
         if self.steps > MAX_STEPS or time.monotonic() > self.deadline:
             raise WorkflowFault(
                 f"the workflow ran past its budget ({MAX_STEPS} steps or "

@@ -332,12 +332,6 @@ def test_files_that_fault_when_the_worker_fires_their_timer_fail_the_items_and_t
         site.assert_standing(site.marker(case))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: SpiffWorkflow's TaskIterator stops at depth 1000, so after ~500 turns of a "
-    "gateway loop (under the 1000-step budget) it sees no task left: is_completed() is True "
-    "and the item ends 'fulfilled' instead of failing on the budget",
-)
 def test_an_endless_gateway_loop_fails_its_item_instead_of_ending_it(site):
     web, worker = (site.request(case)["id"] for case in ENDLESS)
     assert _decide_open_tasks(site, web) == 1
