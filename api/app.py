@@ -11,6 +11,7 @@ from api.request_body import BoundedRequest, refuse_nul_characters
 from api.rest import register_api
 from engine import encryption
 from engine.db import db, protect_sqlite_file, tune_sqlite
+from engine.unit_of_work import unit_of_work
 from ui import init_ui
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
@@ -62,6 +63,5 @@ def deploy_shipped_workflows() -> list:
     """Deploy every BPMN file in workflows/ whose content is not yet the newest version."""
     from engine.bpmn import deploy
 
-    versions = [deploy(path.read_text()) for path in sorted(WORKFLOWS.glob("*.bpmn"))]
-    db.session.commit()
-    return versions
+    with unit_of_work():
+        return [deploy(path.read_text()) for path in sorted(WORKFLOWS.glob("*.bpmn"))]

@@ -1,10 +1,16 @@
-"""The `accessflow` command line (DESIGN.md section 3)."""
+"""The `accessflow` command line (DESIGN.md section 3).
+
+Each command that changes something does it in one unit of work; a domain error becomes
+`error: <detail>` on stderr and exit code 2, in one place (`reports_domain_errors`).
+"""
 
 import sys
+from functools import wraps
 
 import click
 
 from engine.errors import DomainError
+from engine.unit_of_work import unit_of_work
 
 
 def _app():
@@ -13,9 +19,18 @@ def _app():
     return create_app()
 
 
-def _fail(err: DomainError):
-    click.echo(f"error: {err.detail}", err=True)
-    sys.exit(2)
+def reports_domain_errors(command):
+    """Turn a DomainError raised by the command into a message on stderr and exit code 2."""
+
+    @wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except DomainError as err:
+            click.echo(f"error: {err.detail}", err=True)
+            sys.exit(2)
+
+    return wrapper
 
 
 @click.group()
@@ -24,6 +39,7 @@ def main():
 
 
 @main.command()
+@reports_domain_errors
 def init():
     """Create or upgrade the database schema, encrypt any connector secret still in clear and
     deploy the shipped workflows."""
@@ -33,11 +49,9 @@ def init():
 
     app = _app()
     with app.app_context():
-        try:
-            upgrade(app.config["SQLALCHEMY_DATABASE_URI"])
+        upgrade(app.config["SQLALCHEMY_DATABASE_URI"])
+        with unit_of_work():
             encrypted = reencrypt_secrets(only_plaintext=True)
-        except DomainError as err:
-            _fail(err)
         if encrypted:
             click.echo(f"connector secrets of {encrypted} applications encrypted")
         for version in deploy_shipped_workflows():
@@ -46,49 +60,46 @@ def init():
 
 
 @main.command(name="rotate-secrets")
+@reports_domain_errors
 def rotate_secrets_():
     """Re-encrypt every stored connector secret with the newest ACCESSFLOW_ENCRYPTION_KEY."""
     from engine.connected_apps import reencrypt_secrets
 
-    with _app().app_context():
-        try:
-            changed = reencrypt_secrets()
-        except DomainError as err:
-            _fail(err)
+    with _app().app_context(), unit_of_work():
+        changed = reencrypt_secrets()
     click.echo(f"connector secrets of {changed} applications re-encrypted with the newest key")
 
 
 @main.command(name="import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@reports_domain_errors
 def import_(path):
     """Load a directory file (users, groups, applications) in one transaction."""
     from engine.directory import import_directory
 
     app = _app()
-    with app.app_context(), open(path, encoding="utf-8") as handle:
-        try:
-            counts = import_directory(handle.read())
-        except DomainError as err:
-            _fail(err)
+    with app.app_context(), open(path, encoding="utf-8") as handle, unit_of_work():
+        counts = import_directory(handle.read())
     click.echo(", ".join(f"{n} {section}" for section, n in counts.items()) + " imported")
 
 
 @main.command()
 @click.argument("username")
+@reports_domain_errors
 def token(username):
     """Print a new API token for USERNAME."""
     from engine.tokens import issue_token
 
     app = _app()
     with app.app_context():
-        try:
-            click.echo(issue_token(username))
-        except DomainError as err:
-            _fail(err)
+        with unit_of_work():
+            issued = issue_token(username)
+        click.echo(issued)  # only once it is stored
 
 
 @main.command()
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@reports_domain_errors
 def deploy(path):
     """Deploy a BPMN file as the next version of its process, active at once (no review).
 
@@ -99,10 +110,8 @@ def deploy(path):
 
     app = _app()
     with app.app_context(), open(path, encoding="utf-8") as handle:
-        try:
+        with unit_of_work():
             version, _created = deploy_as_operator(handle.read())
-        except DomainError as err:
-            _fail(err)
         click.echo(f"workflow {version.key} at version {version.version}")
 
 
@@ -110,16 +119,14 @@ def deploy(path):
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
+@reports_domain_errors
 def serve(host, port, workers):
     """Serve the API and UI with gunicorn (never Flask's development server)."""
     from api.app import deploy_shipped_workflows
     from api.server import serve_forever
 
     with _app().app_context():
-        try:
-            deploy_shipped_workflows()  # a broken shipped BPMN stops start-up, naming the element
-        except DomainError as err:
-            _fail(err)
+        deploy_shipped_workflows()  # a broken shipped BPMN stops start-up, naming the element
     serve_forever(host, port, workers)
 
 
@@ -165,15 +172,13 @@ def app():
 
 @app.command(name="test")
 @click.argument("key")
+@reports_domain_errors
 def app_test(key):
     """Check that application KEY's target answers and accepts its credentials."""
     from engine.connected_apps import test_application
 
     with _app().app_context():
-        try:
-            summary = test_application(key)
-        except DomainError as err:
-            _fail(err)
+        summary = test_application(key)
     click.echo(f"{key}: connection ok")
     for name, value in summary.items():
         if name not in ("application", "ok"):
@@ -182,13 +187,11 @@ def app_test(key):
 
 @app.command(name="resume")
 @click.argument("key")
+@reports_domain_errors
 def app_resume(key):
     """Lift application KEY's quarantine: its paused provisioning jobs run again."""
     from engine.connected_apps import resume_application
 
-    with _app().app_context():
-        try:
-            resume_application(None, key, "resumed from the command line")
-        except DomainError as err:
-            _fail(err)
+    with _app().app_context(), unit_of_work():
+        resume_application(None, key, "resumed from the command line")
     click.echo(f"{key}: provisioning resumed")

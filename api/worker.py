@@ -76,7 +76,6 @@ class Worker:
                     done += len(claimed)
             except Exception:  # a database outage: logged, the next poll tries again
                 log.exception("worker %s: polling failed", self.worker_id)
-                db.session.rollback()
             finally:
                 db.session.remove()
         return done
@@ -88,7 +87,6 @@ class Worker:
                 return fire_due_timers(mailer=self.mailer)
             except Exception:  # a database outage: logged, the next poll tries again
                 log.exception("worker %s: firing timers failed", self.worker_id)
-                db.session.rollback()
                 return 0
             finally:
                 db.session.remove()

@@ -10,6 +10,7 @@ from engine.directory import application_by_key, user_by_username
 from engine.errors import Conflict, DomainError, Invalid, NotFound
 from engine.models import AccessRequest, Application, CartItem, RequestItem, User
 from engine.models.access import ACCOUNT_MODES
+from engine.unit_of_work import savepoint
 
 
 def add_to_cart(
@@ -37,7 +38,6 @@ def add_to_cart(
         justification=justification,
     )
     db.session.add(line)
-    db.session.commit()
     return line
 
 
@@ -54,7 +54,6 @@ def remove_from_cart(user: User, line_id: str) -> None:
     if line is None or line.owner_id != user.id:
         raise NotFound("no such cart item")
     db.session.delete(line)
-    db.session.commit()
 
 
 def submit_cart(user: User, idempotency_key: str | None = None) -> AccessRequest:
@@ -70,17 +69,8 @@ def _create_request(user: User, idempotency_key: str | None) -> AccessRequest:
     # An empty, loaded collection: the items join it as they are made, with no reload later.
     request = AccessRequest(id=new_id(), requester=user, idempotency_key=idempotency_key, items=[])
     db.session.add(request)
-    try:
-        for position, line in enumerate(lines):
-            _open_item(request, position, line)
-        db.session.commit()
-    except (IntegrityError, StaleDataError) as err:
-        # A concurrent submit took the same cart lines, key or person-and-application slot.
-        db.session.rollback()
-        raise Conflict("the cart or an open request changed meanwhile; try again") from err
-    except DomainError:
-        db.session.rollback()  # nothing of a refused submit stays pending in the session
-        raise
+    for position, line in enumerate(lines):
+        _open_item(request, position, line)
     return request
 
 
@@ -145,14 +135,19 @@ def submit_cart_once(user: User, idempotency_key: str | None = None) -> tuple[Ac
         if earlier is not None:
             return earlier, True
     try:
-        return _create_request(user, idempotency_key), False
-    except (Conflict, Invalid):
+        # Written now, in a savepoint: nothing of a refused submit stays in the caller's unit.
+        with savepoint():
+            return _create_request(user, idempotency_key), False
+    except (Conflict, Invalid, IntegrityError, StaleDataError) as err:
         # A concurrent submit with the same key may have won: it took the lines and wrote the
         # request this call would have written.
         earlier = _request_with_key(user, idempotency_key) if idempotency_key else None
         if earlier is not None:
             return earlier, True
-        raise
+        if isinstance(err, DomainError):
+            raise
+        # It took the same cart lines, key or person-and-application slot.
+        raise Conflict("the cart or an open request changed meanwhile; try again") from err
 
 
 def _request_with_key(user: User, idempotency_key: str) -> AccessRequest | None:

@@ -39,7 +39,8 @@ def add_for_beneficiaries(
     account_mode: str = "create",
     justification: str | None = None,
 ) -> list[CartItem]:
-    """Batch provisioning: one cart line per beneficiary for the same application."""
+    """Batch provisioning: one cart line per beneficiary for the same application; all of them
+    or none (they land in the caller's one unit of work)."""
     names = list(dict.fromkeys(b.strip() for b in beneficiaries if b and b.strip()))
     if not names:
         raise Invalid("choose at least one person the access is for", field="beneficiary")
@@ -75,7 +76,6 @@ def update_cart_line(
         accounts.guard_removable(line.beneficiary, line.application)
     line.account_mode = account_mode
     line.justification = (justification or "").strip() or None
-    db.session.commit()
     return line
 
 

@@ -77,7 +77,6 @@ def reencrypt_secrets(only_plaintext: bool = False) -> int:
             changed += 1
     if changed:
         audit.record("secrets_reencrypted", None, applications=changed)
-    db.session.commit()
     return changed
 
 
@@ -140,7 +139,6 @@ def resume_application(admin: User | None, key: str, comment: str | None = None)
         incident.resolution = comment or "provisioning resumed"
     resumed = jobs.resume_paused_jobs(app.id)
     audit.record("application_resumed", admin.id if admin else None, application=key, jobs=resumed)
-    db.session.commit()
     return app
 
 

@@ -22,8 +22,8 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-# Objects stay readable after commit: a service function commits once and its caller then
-# serializes the result without a reload query per attribute.
+# Objects stay readable after commit: the entry point's unit of work commits once and the
+# entry point then serializes the result without a reload query per attribute.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 
 

@@ -118,7 +118,6 @@ def deploy_workflow(user: User, content: str) -> tuple[WorkflowVersion, bool]:
             version=version.version,
             superseded=pending.version if pending else None,
         )
-    db.session.commit()
     return version, created
 
 
@@ -130,7 +129,6 @@ def deploy_as_operator(content: str) -> tuple[WorkflowVersion, bool]:
     created = before is None or version.id != before.id
     if created:
         audit.record("workflow_deployed", None, key=version.key, version=version.version)
-    db.session.commit()
     return version, created
 
 
@@ -176,7 +174,6 @@ def approve_draft(user: User, key: str, number: int, comment: str | None = None)
     bpmn.parse_bpmn(version.bpmn_xml)  # the checks may have tightened since it was deployed
     _decide(user, version, "active", comment)
     audit.record("workflow_approved", user.id, comment=comment, key=key, version=number)
-    db.session.commit()
     return version
 
 
@@ -187,7 +184,6 @@ def reject_draft(user: User, key: str, number: int, comment: str):
         raise Invalid("say why the draft is rejected", field="comment")
     _decide(user, version, "rejected", comment.strip())
     audit.record("workflow_rejected", user.id, comment=comment.strip(), key=key, version=number)
-    db.session.commit()
     return version
 
 
@@ -208,7 +204,6 @@ def _decide(user: User, version: WorkflowVersion, status: str, comment: str | No
         .execution_options(synchronize_session=False)
     ).rowcount
     if not won:
-        db.session.rollback()
         raise Conflict(f"{version.key} version {version.version} was reviewed or superseded")
     for name, value in (
         ("status", status),

@@ -57,17 +57,12 @@ def import_directory(source: str | dict) -> dict:
             f"the directory file is not valid JSON: line {err.lineno}: {err.msg}"
         ) from err
     data = directory_file.load(raw)
-    try:
-        counts = {
-            "users": _import_users(data.get("users", [])),
-            "groups": _import_groups(data.get("groups", [])),
-            "applications": _import_applications(data.get("applications", [])),
-        }
-        audit.record("directory_imported", None, **counts)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    counts = {
+        "users": _import_users(data.get("users", [])),
+        "groups": _import_groups(data.get("groups", [])),
+        "applications": _import_applications(data.get("applications", [])),
+    }
+    audit.record("directory_imported", None, **counts)
     return counts
 
 

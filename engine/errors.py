@@ -28,6 +28,10 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class StaleWrite(Conflict):
+    """A write the version column refused: the row changed since this unit read it."""
+
+
 class Invalid(DomainError):
     status = 422
     title = "Invalid input"

@@ -27,6 +27,7 @@ from engine.models import (
 )
 from engine.models.directory import SECRET_SETTINGS
 from engine.notifications import Mailer, workflow_failed_message
+from engine.unit_of_work import unit_of_work
 
 # The database itself failed (down, locked, a deadlock): not the instance's fault, so the
 # caller stops the batch and the next poll tries again.
@@ -147,11 +148,14 @@ def mail_for(incident: Incident) -> tuple[list, str, str, str]:
 
 
 def notify(incident_id: str, mailer: Mailer | None) -> None:
-    """After the commit: send the incident's mail, and note on it that people were told."""
-    incident = db.session.get(Incident, incident_id)
-    if mailer is None or incident is None:
+    """An after-commit hook: send the incident's mail, and note (in a unit of its own) that
+    people were told."""
+    if mailer is None:
         return
-    recipients, subject, body, _ = mail_for(incident)
-    if mailer.send(recipients, subject, body):
-        incident.notified_at = utcnow()
-    db.session.commit()
+    with unit_of_work():
+        incident = db.session.get(Incident, incident_id)
+        if incident is None:
+            return
+        recipients, subject, body, _ = mail_for(incident)
+        if mailer.send(recipients, subject, body):
+            incident.notified_at = utcnow()

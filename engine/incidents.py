@@ -1,11 +1,10 @@
 """What admins do about provisioning: read incidents and the log, retry, resolve."""
 
 from sqlalchemy import select
-from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit, connected_apps, faults, tasks
 from engine.db import db, utcnow
-from engine.errors import Conflict, DomainError, Invalid, NotAllowed, NotFound
+from engine.errors import Conflict, Invalid, NotAllowed, NotFound
 from engine.models import Application, HumanTask, Incident, ProvisioningLog, User
 
 STATUSES = ("open", "resolved")
@@ -55,24 +54,22 @@ def resolve_incident(admin: User, incident_id: str, comment: str | None = None) 
     if incident.kind == "workflow_failed":
         faults.close_failed_item(incident)
     audit.record("incident_resolved", admin.id, incident_id=incident.id)
-    _commit()
     return incident
 
 
 def retry_incident(admin: User, incident_id: str, comment: str | None = None) -> Incident:
     """Try again: a failed provisioning goes back to its job, a quarantine is lifted, a failed
-    workflow resumes from its last saved state."""
+    workflow resumes from its last saved state. The incident closes with the retry, or neither
+    happens (one unit)."""
     incident = get_incident(admin, incident_id)
     if incident.status != "open":
         raise Conflict(f"the incident is already {incident.status}")
     if incident.kind == "quarantine":
         connected_apps.resume_application(admin, incident.application.key, comment)
-        db.session.refresh(incident)
-        return incident
+        return incident  # resolved by the resume, in this session
     if incident.kind == "workflow_failed":
         _close(incident, admin, comment or "retried")
         faults.resume_instance(admin, incident, comment)
-        _commit()
         return incident
     task = db.session.scalar(
         select(HumanTask).where(
@@ -84,20 +81,8 @@ def retry_incident(admin: User, incident_id: str, comment: str | None = None) ->
     if task is None:
         raise Conflict("the item no longer waits on a failed auto-provision task")
     _close(incident, admin, comment or "retried")
-    try:
-        tasks.complete_task(admin, task.id, "retry", comment=comment)  # commits both
-    except DomainError:
-        db.session.rollback()
-        raise
+    tasks.complete_task(admin, task.id, "retry", comment=comment)
     return incident
-
-
-def _commit() -> None:
-    try:
-        db.session.commit()
-    except StaleDataError as err:
-        db.session.rollback()
-        raise Conflict("the item changed meanwhile; reload and try again") from err
 
 
 def _close(incident: Incident, admin: User, resolution: str) -> None:

@@ -1,7 +1,6 @@
 """Reading requests and items, and cancelling an item, each checked against the caller."""
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit, instances, runtime
 from engine.db import db, utcnow
@@ -95,11 +94,6 @@ def cancel_item(user: User, item_id: str, reason: str | None = None) -> RequestI
         instances.close_incidents(item.id, f"item cancelled by {user.username}", user.id)
     item.finish("cancelled", reason or "cancelled by the requester")
     audit.record("cancelled", user.id, item=item, comment=reason)
-    try:
-        db.session.commit()
-    except StaleDataError as err:
-        db.session.rollback()
-        raise Conflict("the item changed meanwhile; reload and try again") from err
     return item
 
 

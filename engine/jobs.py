@@ -6,16 +6,21 @@ wins or loses each row. A claimed job holds a lease; a worker that dies lets it 
 job is due again. A partial unique index keeps one running job per process instance.
 """
 
+import logging
 import random
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import and_, case, exists, func, or_, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import aliased
 
 from engine.db import db, utcnow
+from engine.errors import Conflict
 from engine.models import Application, ProvisioningJob
+from engine.unit_of_work import unit_of_work
+
+log = logging.getLogger(__name__)
 
 DEFAULT_LEASE_SECONDS = 120.0
 
@@ -79,7 +84,20 @@ def _not_paused(job):
 def claim_due_jobs(
     worker_id: str, limit: int = 10, lease_seconds: float = DEFAULT_LEASE_SECONDS
 ) -> list[str]:
-    """Lease up to `limit` due jobs to `worker_id` (attempts counted now); returns their ids."""
+    """Lease up to `limit` due jobs to `worker_id` (attempts counted now); returns their ids.
+
+    The job loop's first step, in a unit of its own: the leases are taken once it returns."""
+    try:
+        with unit_of_work():
+            return _claim(worker_id, limit, lease_seconds)
+    except (Conflict, OperationalError) as err:
+        # Lost a race on the one-running-job-per-instance index, or SQLite was busy:
+        # nothing was taken, and the next poll tries again.
+        log.info("worker %s: no job taken this time (%s)", worker_id, type(err).__name__)
+        return []
+
+
+def _claim(worker_id: str, limit: int, lease_seconds: float) -> list[str]:
     now = utcnow()
     job = ProvisioningJob
     query = (
@@ -97,28 +115,20 @@ def claim_due_jobs(
             picked.append(job_id)
             instances.add(instance_id)
     if not picked:
-        db.session.rollback()
         return []
-    try:
-        claimed = db.session.scalars(
-            update(job)
-            .where(job.id.in_(picked), _due(job, now), ~_instance_busy(job, now))
-            .values(
-                status="running",
-                lease_owner=worker_id,
-                lease_expires_at=now + timedelta(seconds=lease_seconds),
-                attempts=job.attempts + 1,
-                updated_at=now,
-            )
-            .returning(job.id)
-            .execution_options(synchronize_session=False)
-        ).all()
-        db.session.commit()
-    except (IntegrityError, OperationalError):
-        # Lost a race on the one-running-job-per-instance index, or SQLite was busy:
-        # nothing was taken, and the next poll tries again.
-        db.session.rollback()
-        return []
+    claimed = db.session.scalars(
+        update(job)
+        .where(job.id.in_(picked), _due(job, now), ~_instance_busy(job, now))
+        .values(
+            status="running",
+            lease_owner=worker_id,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            attempts=job.attempts + 1,
+            updated_at=now,
+        )
+        .returning(job.id)
+        .execution_options(synchronize_session=False)
+    ).all()
     return list(claimed)
 
 

@@ -69,9 +69,8 @@ def run_jobs(job_ids, worker_id: str, mailer: Mailer | None = None, pool=None) -
     (in `pool`, an executor, when given), then their results in one transaction."""
     attempts = _read(job_ids, worker_id)
     _call_targets(attempts, pool)
-    provisioning_outcomes.record_results(attempts)
+    provisioning_outcomes.record_results(attempts, mailer)
     for attempt in attempts:
-        provisioning_outcomes.send_mail(attempt, mailer)
         log.info(
             "job %s (%s, attempt %d): %s%s",
             attempt.job_id,
@@ -160,7 +159,8 @@ def _call_targets(attempts: list[Attempt], pool=None) -> None:
             continue
         try:
             found = _connector(group[0]).find_accounts([a.user for a in group])
-        except Exception:  # noqa: S112 - each attempt then looks its own account up
+        except Exception as err:  # each attempt then looks its own account up
+            log.warning("%s: batch lookup failed: %s", group[0].app_key, _scrub(str(err), group[0]))
             continue
         for attempt, account in zip(group, found, strict=True):
             attempt.looked_up, attempt.found = True, account

@@ -3,23 +3,25 @@
 The job row (only if this worker still holds its lease), the log row, the account, the service
 task completed with `provisioning = {"status", "external_id", "linked", "error"}`, the workflow
 advanced and its new waits mirrored, incidents opened or closed, the quarantine checked; after
-the commit, the mail to the people concerned.
+the commit (an after-commit hook of the unit), the mail to the people concerned.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import TYPE_CHECKING
 
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.exc import StaleDataError
 
 from engine import accounts, audit, connected_apps, faults, instances, jobs, runtime
 from engine.db import db, new_id, utcnow
+from engine.errors import StaleWrite
 from engine.models import Account, Application, Incident, ProcessInstance, ProvisioningLog
 from engine.notifications import Mailer, provisioning_failed_message, quarantine_message
+from engine.unit_of_work import unit_of_work
 
 if TYPE_CHECKING:
     from engine.provisioning import Attempt
@@ -32,22 +34,24 @@ class LeaseLost(Exception):
     """Another worker took the job over (this worker's lease expired)."""
 
 
-def record_results(attempts: list[Attempt]) -> None:
-    """Write the attempts' results in one transaction, or one by one if any of them fails."""
+def record_results(attempts: list[Attempt], mailer: Mailer | None = None) -> None:
+    """Write the attempts' results in one unit, or each in its own if any of them fails;
+    each attempt's mail goes out through `mailer` once its result is committed."""
     try:
-        _prefetch(attempts)
-        with db.session.no_autoflush:  # one flush at the commit: the inserts go in batches
+        with unit_of_work() as uow:
+            _prefetch(attempts)
+            with db.session.no_autoflush:  # one flush at the commit: the inserts go in batches
+                for attempt in attempts:
+                    _record(attempt)
             for attempt in attempts:
-                _record(attempt)
-        db.session.commit()
+                uow.after_commit(partial(send_mail, attempt, mailer))
     except faults.TRANSIENT_ERRORS:
-        db.session.rollback()  # the database failed: the leases expire and the jobs run again
-        raise
-    except Exception:
-        db.session.rollback()  # one bad apple: record them one by one
+        raise  # the database failed: the leases expire and the jobs run again
+    except Exception as err:  # one bad apple: record them one by one
+        log.info("recording %d results together failed (%r): one by one", len(attempts), err)
         for attempt in attempts:
             attempt.mail.clear()
-            _record_alone(attempt)
+            _record_alone(attempt, mailer)
 
 
 def _prefetch(attempts: list[Attempt]) -> None:
@@ -71,22 +75,19 @@ def _prefetch(attempts: list[Attempt]) -> None:
         attempt.open_incident = attempt.item_id in with_incidents
 
 
-def _record_alone(attempt: Attempt) -> None:
+def _record_alone(attempt: Attempt, mailer: Mailer | None) -> None:
     try:
-        _record(attempt)
-        db.session.commit()
+        with unit_of_work() as uow:
+            _record(attempt)
+            uow.after_commit(partial(send_mail, attempt, mailer))
     except LeaseLost:
-        db.session.rollback()
-        _abandon(attempt, "lease lost to another worker")
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
+        with unit_of_work():
+            _abandon(attempt, "lease lost to another worker")
+    except StaleWrite:
         _retry_soon(attempt)
     except faults.TRANSIENT_ERRORS:
-        db.session.rollback()
         raise
     except Exception as err:  # the workflow failed after the task (a designer's error, a bug)
-        db.session.rollback()
         faults.log_exception(
             log,
             err,
@@ -95,45 +96,41 @@ def _record_alone(attempt: Attempt) -> None:
             attempt.item_id,
             secrets=faults.secret_values(attempt.settings),
         )
-        _stop_workflow(attempt, err)
+        _stop_workflow(attempt, err, mailer)
 
 
 def _retry_soon(attempt: Attempt) -> None:
     # Someone changed the item meanwhile: try again soon; the lookup will link the account.
-    _abandon(attempt, "the item changed meanwhile")
-    jobs.retry_later(attempt.job_id, attempt.worker_id, STALE_RETRY_SECONDS, attempt.error)
-    db.session.commit()
+    with unit_of_work():
+        _abandon(attempt, "the item changed meanwhile")
+        jobs.retry_later(attempt.job_id, attempt.worker_id, STALE_RETRY_SECONDS, attempt.error)
 
 
-def _stop_workflow(attempt: Attempt, error: Exception) -> None:
-    """Fail the job and stop its instance with a `workflow_failed` incident, in a fresh
-    transaction; a bug here is logged and the other jobs go on."""
+def _stop_workflow(attempt: Attempt, error: Exception, mailer: Mailer | None) -> None:
+    """Fail the job and stop its instance with a `workflow_failed` incident, in a unit of its
+    own; a bug here is logged and the other jobs go on."""
     reason = faults.summarize(faults.describe(error), faults.secret_values(attempt.settings))
     try:
-        if not jobs.release(attempt.job_id, attempt.worker_id, status="failed", last_error=reason):
-            raise LeaseLost(attempt.job_id)
-        _abandon(attempt, reason)
-        instance = db.session.get(ProcessInstance, attempt.instance_id)
-        incident = None
-        if instance is not None and instance.status == "running":
-            incident = faults.record_workflow_fault(instance, reason, job_id=attempt.job_id)
-        db.session.commit()
+        with unit_of_work() as uow:
+            if not jobs.release(
+                attempt.job_id, attempt.worker_id, status="failed", last_error=reason
+            ):
+                raise LeaseLost(attempt.job_id)
+            _abandon(attempt, reason)
+            instance = db.session.get(ProcessInstance, attempt.instance_id)
+            if instance is not None and instance.status == "running":
+                incident = faults.record_workflow_fault(instance, reason, job_id=attempt.job_id)
+                attempt.mail.append(faults.mail_for(incident))
+                uow.after_commit(partial(send_mail, attempt, mailer))
     except LeaseLost:
-        db.session.rollback()
-        _abandon(attempt, "lease lost to another worker")
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
+        with unit_of_work():
+            _abandon(attempt, "lease lost to another worker")
+    except StaleWrite:
         _retry_soon(attempt)
     except faults.TRANSIENT_ERRORS:
-        db.session.rollback()
         raise
     except Exception as err:  # the job stays leased: it runs again once its lease expires
-        db.session.rollback()
         faults.log_exception(log, err, "job %s: could not stop its workflow", attempt.job_id)
-    else:
-        if incident is not None:
-            attempt.mail.append(faults.mail_for(incident))
 
 
 def _abandon(attempt: Attempt, reason: str) -> None:
@@ -283,12 +280,13 @@ def _check_quarantine(attempt: Attempt) -> None:
 
 
 def send_mail(attempt: Attempt, mailer: Mailer | None) -> None:
-    """After the commit: tell people, and note on the incident that they were told."""
+    """An after-commit hook: tell people, and note (in a unit of its own) on the incident
+    that they were told."""
     if mailer is None or not attempt.mail:
         return
-    for recipients, subject, body, incident_id in attempt.mail:
-        if mailer.send(recipients, subject, body) and incident_id:
-            incident = db.session.get(Incident, incident_id)
-            if incident is not None:
-                incident.notified_at = utcnow()
-    db.session.commit()
+    with unit_of_work():
+        for recipients, subject, body, incident_id in attempt.mail:
+            if mailer.send(recipients, subject, body) and incident_id:
+                incident = db.session.get(Incident, incident_id)
+                if incident is not None:
+                    incident.notified_at = utcnow()

@@ -14,11 +14,9 @@ from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
+from engine import unit_of_work
 from engine.bpmn import DeferredServiceTask, spec_for, spec_for_instance
-from engine.db import db
 from engine.errors import WorkflowFault
 from engine.models import ProcessInstance, WorkflowVersion
 from engine.sandbox import SCRIPT_ENGINE
@@ -149,31 +147,17 @@ def load_workflow(instance: ProcessInstance) -> BpmnWorkflow:
 
 
 def remember_after_commit(instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
-    """Keep the workflow in memory for the next operation, once (and only if) this commits."""
-    db.session.info.setdefault("live_workflows", {})[instance.id] = (instance, workflow)
+    """Keep the workflow in memory for the next operation, once (and only if) the unit commits.
+
+    A rolled-back unit needs no undo: load_workflow took the entry out of the cache."""
+    unit_of_work.after_commit(lambda: _keep(instance.id, instance.version, workflow))
 
 
-@event.listens_for(Session, "after_flush_postexec")
-def _note_versions(session, _context):
-    for instance, workflow in session.info.get("live_workflows", {}).values():
-        session.info.setdefault("live_versions", {})[instance.id] = (instance.version, workflow)
-
-
-@event.listens_for(Session, "after_commit")
-def _keep_committed(session):
-    session.info.pop("live_workflows", None)
-    for instance_id, entry in session.info.pop("live_versions", {}).items():
-        _live[instance_id] = entry
-        _live.move_to_end(instance_id)
+def _keep(instance_id: str, version: int, workflow: BpmnWorkflow) -> None:
+    _live[instance_id] = (version, workflow)
+    _live.move_to_end(instance_id)
     while len(_live) > LIVE_LIMIT:
         _live.popitem(last=False)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _drop_uncommitted(session, _previous_transaction):
-    for instance_id in session.info.pop("live_workflows", {}):
-        _live.pop(instance_id, None)
-    session.info.pop("live_versions", None)
 
 
 def spiff_task(workflow: BpmnWorkflow, task_id: str):

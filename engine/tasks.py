@@ -3,7 +3,6 @@
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.exc import StaleDataError
 
 from engine import accounts, audit, faults, instances, runtime
 from engine.assignment import is_candidate
@@ -80,13 +79,11 @@ def claim_task(user: User, task_id: str) -> HumanTask:
         .execution_options(synchronize_session=False)
     ).rowcount
     if not won:
-        db.session.rollback()
         raise Conflict("the task is claimed by someone else")
     # The row now holds exactly these values: mirror them instead of reloading it.
     set_committed_value(task, "claimed_by_id", user.id)
     set_committed_value(task, "claimed_at", now)
     audit.record("claimed", user.id, item=task.item, task_id=task.id)
-    db.session.commit()
     return task
 
 
@@ -99,7 +96,6 @@ def release_task(user: User, task_id: str) -> HumanTask:
     task.claimed_by_id = None
     task.claimed_at = None
     audit.record("released", user.id, item=task.item, task_id=task.id)
-    db.session.commit()
     return task
 
 
@@ -150,16 +146,11 @@ def complete_task(user, task_id, decision, comment=None, account_id=None) -> Hum
     event = {"approve": "fulfilled" if fulfils else "approved"}.get(decision, decision)
     if not (fulfils and removal):
         audit.record(event, user.id, item=item, task_id=task.id, comment=comment, decision=decision)
-    try:
-        instances.save(instance, workflow)
-        if fault is None:
-            fault = instances.sync_or_fault(instance, workflow)
-        if fault is not None:
-            faults.record_workflow_fault(instance, fault.detail)
-        db.session.commit()
-    except StaleDataError as err:
-        db.session.rollback()
-        raise Conflict("the item changed meanwhile; reload and try again") from err
+    instances.save(instance, workflow)
+    if fault is None:
+        fault = instances.sync_or_fault(instance, workflow)
+    if fault is not None:
+        faults.record_workflow_fault(instance, fault.detail)
     return task
 
 

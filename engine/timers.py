@@ -3,12 +3,13 @@
 import logging
 
 from sqlalchemy import select
-from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit, faults, instances, runtime
 from engine.db import db, utcnow
+from engine.errors import StaleWrite
 from engine.models import ProcessInstance
 from engine.notifications import Mailer
+from engine.unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +17,7 @@ log = logging.getLogger(__name__)
 def fire_due_timers(limit: int = 100, mailer: Mailer | None = None) -> int:
     """Advance every running instance whose earliest timer is due; returns how many moved.
 
-    Each instance moves in its own transaction. Two workers racing for one instance are kept
+    Each instance moves in its own unit of work. Two workers racing for one instance are kept
     apart by the version column: the loser's write is stale and is dropped, not applied twice.
     An instance whose workflow fails is stopped with a `workflow_failed` incident (its owners
     mailed through `mailer`) and the others go on; a database failure ends the batch.
@@ -31,41 +32,35 @@ def fire_due_timers(limit: int = 100, mailer: Mailer | None = None) -> int:
     moved = 0
     for instance_id in due:
         try:
-            moved += _fire(instance_id)
-        except StaleDataError:
-            db.session.rollback()
+            with unit_of_work():
+                moved += _fire(instance_id)
+        except StaleWrite:
             log.info(
                 "timers: instance %s changed meanwhile; it is left to its new state", instance_id
             )
         except faults.TRANSIENT_ERRORS:
-            db.session.rollback()
             raise
         except Exception as err:
-            db.session.rollback()
             faults.log_exception(log, err, "timers: instance %s failed; it is stopped", instance_id)
             _stop(instance_id, err, mailer)
     return moved
 
 
 def _stop(instance_id: str, error: Exception, mailer: Mailer | None) -> None:
-    """Record the fault in a fresh transaction; an instance moved meanwhile is left alone."""
+    """Record the fault in a unit of its own; an instance moved meanwhile is left alone."""
     try:
-        instance = db.session.get(ProcessInstance, instance_id)
-        if instance is None or instance.status != "running":
-            return
-        incident = faults.record_workflow_fault(instance, faults.describe(error))
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        return
+        with unit_of_work() as uow:
+            instance = db.session.get(ProcessInstance, instance_id)
+            if instance is None or instance.status != "running":
+                return
+            incident = faults.record_workflow_fault(instance, faults.describe(error))
+            uow.after_commit(lambda: faults.notify(incident.id, mailer))
+    except StaleWrite:
+        log.info("timers: instance %s changed meanwhile; it is not stopped", instance_id)
     except faults.TRANSIENT_ERRORS:
-        db.session.rollback()
         raise
     except Exception as err:  # a bug in recording it: the next poll tries this instance again
-        db.session.rollback()
         faults.log_exception(log, err, "timers: could not stop instance %s", instance_id)
-        return
-    faults.notify(incident.id, mailer)
 
 
 def _fire(instance_id: str) -> int:
@@ -82,5 +77,4 @@ def _fire(instance_id: str) -> int:
     instances.sync(instance, workflow)
     if was_open and not item.is_open:
         audit.record("expired", None, item=item, comment=item.outcome_reason)
-    db.session.commit()
     return 1

@@ -22,7 +22,6 @@ def issue_token(username: str) -> str:
     token = "af_" + secrets.token_urlsafe(32)
     db.session.add(ApiToken(user_id=user.id, token_hash=_digest(token)))
     audit.record("token_issued", user.id, username=user.username)
-    db.session.commit()
     return token
 
 
@@ -50,5 +49,4 @@ def revoke_tokens(username: str) -> int:
     ).all()
     for row in rows:
         row.revoked_at = utcnow()
-    db.session.commit()
     return len(rows)

@@ -9,6 +9,7 @@ import pytest
 from api.app import create_app, deploy_shipped_workflows
 from engine.db import db
 from engine.directory import import_directory, user_by_username
+from engine.unit_of_work import unit_of_work
 
 # One connector-secret key for the test process and the CLI, servers and workers it starts.
 TEST_ENCRYPTION_KEY = "l4pZ0mM6d1lQ1n2PZk3p1r3c8Yq8m3r1V0Jx3hYpG2s="
@@ -119,7 +120,8 @@ def app(database_url):
         db.drop_all()
         db.create_all()
         deploy_shipped_workflows()
-        import_directory(DIRECTORY)
+        with unit_of_work():
+            import_directory(DIRECTORY)
         yield application
         db.session.remove()
         db.drop_all()

@@ -10,7 +10,8 @@ from engine.db import db, utcnow
 from engine.directory import import_directory, user_by_username
 from engine.errors import Conflict
 from engine.models import HumanTask, ProcessInstance
-from tests.flow import decide, open_task, submit
+from engine.unit_of_work import unit_of_work
+from tests.flow import act, decide, open_task, submit
 
 CLAIMERS = [f"fulfiller{n:02d}" for n in range(20)]
 
@@ -26,7 +27,8 @@ def _run_together(app, names, action):
             db.session.commit()  # hand the connection back: 20 threads share a pool of 15
             start.wait()
             try:
-                action(user)
+                with unit_of_work():
+                    action(user)
                 outcomes[name] = "won"
             except Conflict:
                 outcomes[name] = "conflict"
@@ -42,11 +44,12 @@ def _run_together(app, names, action):
 
 
 def test_twenty_fulfillers_claim_one_task_and_exactly_one_wins(app, people):
-    import_directory(
+    act(
+        import_directory,
         {
             "users": [{"username": name, "manager": "mark"} for name in CLAIMERS],
             "groups": [{"name": "it-fulfillers", "members": ["fred", "fiona", *CLAIMERS]}],
-        }
+        },
     )
     item = submit(people["alice"], ("crm", "alice")).items[0]
     decide(people["mark"], item)
@@ -77,11 +80,11 @@ def test_a_stale_instance_write_is_a_conflict_not_a_lost_update(app, people, mon
         return workflow
 
     monkeypatch.setattr(runtime, "load_workflow", load_while_someone_else_writes)
-    with pytest.raises(Conflict, match="changed meanwhile"):
+    with pytest.raises(Conflict, match="changed meanwhile"), unit_of_work():
         tasks.complete_task(people["mark"], task_id, "approve")
     monkeypatch.undo()
 
     db.session.expire_all()
     assert db.session.get(HumanTask, task_id).status == "open"  # nothing half-applied
-    tasks.complete_task(people["mark"], task_id, "approve")  # and a fresh try succeeds
+    act(tasks.complete_task, people["mark"], task_id, "approve")  # and a fresh try succeeds
     assert open_task(item).lane == "ApproverGroup"

@@ -1,13 +1,12 @@
-"""The one place where domain errors become HTTP statuses, flash messages and form errors."""
+"""The one place where domain errors become pages, flash messages and form errors; the status
+is the error's own (`DomainError.status`)."""
 
 from functools import wraps
 
 from flask import flash, g, render_template, request
 
-from engine.db import db
-from engine.errors import Conflict, DomainError, Invalid, NotAllowed, NotFound
+from engine.errors import DomainError
 
-STATUS = {NotFound: 404, NotAllowed: 403, Conflict: 409, Invalid: 422}
 TITLES = {
     400: "Request refused",
     403: "Not allowed",
@@ -20,9 +19,6 @@ TITLES = {
 
 
 def status_of(err: Exception) -> int:
-    for kind, status in STATUS.items():
-        if isinstance(err, kind):
-            return status
     return getattr(err, "status", 400)
 
 
@@ -34,7 +30,8 @@ def render_error(err: Exception, status: int | None = None, message: str | None 
 
 
 def form_page(page):
-    """On a domain error, show `page(**view_kwargs)` again with the message and its status.
+    """On a domain error, show `page(**view_kwargs)` again with the message and its status
+    (the view's unit of work has already rolled its change back).
 
     The failed field (Invalid(..., field=...)) is kept in g.error_field so the template can mark
     that input invalid and point to the message.
@@ -46,7 +43,6 @@ def form_page(page):
             try:
                 return view(*args, **kwargs)
             except DomainError as err:
-                db.session.rollback()  # show the page as it stands, not a half-done change
                 g.error_field = err.extra.get("field")
                 g.form_values = request.form
                 flash(err.detail, "error")

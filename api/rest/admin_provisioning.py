@@ -7,6 +7,7 @@ from api.rest.resource import resource_blueprint
 from api.schemas import Computed, Text, UtcDateTime, through
 from engine import connected_apps, incidents
 from engine.models.provisioning import LOG_OUTCOMES
+from engine.unit_of_work import unit_of_work
 
 blp = resource_blueprint(
     "admin_provisioning", "/api/v1/admin", "Provisioning incidents and log (administrators)"
@@ -118,7 +119,8 @@ def show_incident(incident_id):
 @blp.response(200, IncidentSchema)
 def retry_incident(incident_id, comment=None):
     """Provision again (the failed auto-provision task is decided 'retry'), or lift a quarantine."""
-    return incidents.retry_incident(current_user(), str(incident_id), comment)
+    with unit_of_work():
+        return incidents.retry_incident(current_user(), str(incident_id), comment)
 
 
 @blp.route("/incidents/<uuid:incident_id>/resolve", methods=["POST"])
@@ -126,7 +128,8 @@ def retry_incident(incident_id, comment=None):
 @blp.response(200, IncidentSchema)
 def resolve_incident(incident_id, comment=None):
     """Close an incident dealt with outside accessflow."""
-    return incidents.resolve_incident(current_user(), str(incident_id), comment)
+    with unit_of_work():
+        return incidents.resolve_incident(current_user(), str(incident_id), comment)
 
 
 @blp.route("/provisioning-log")
@@ -151,4 +154,5 @@ def test_connection(key):
 @blp.response(200, ResumedSchema)
 def resume_application(key, comment=None):
     """Lift a quarantine: the application's paused provisioning jobs run again."""
-    return connected_apps.resume_application(current_user(), key, comment)
+    with unit_of_work():
+        return connected_apps.resume_application(current_user(), key, comment)

@@ -4,6 +4,7 @@ from api.auth import current_user
 from api.rest.resource import link, links, resource_blueprint
 from api.schemas import CartLineIn, CartLineSchema, CartSchema, RequestSchema, SubmitHeaders
 from engine import cart
+from engine.unit_of_work import unit_of_work
 
 blp = resource_blueprint("cart", "/api/v1/cart", "The caller's cart")
 
@@ -20,14 +21,16 @@ def show_cart():
 @blp.doc(operationId="addToCart", responses={201: link("RemoveLine", "removeFromCart", "line_id")})
 def add_to_cart(**line):
     """Put one application for one beneficiary (default: the caller) in the cart."""
-    return cart.add_to_cart(current_user(), **line)
+    with unit_of_work():
+        return cart.add_to_cart(current_user(), **line)
 
 
 @blp.route("/items/<uuid:line_id>", methods=["DELETE"])
 @blp.response(204)
 @blp.doc(operationId="removeFromCart")
 def remove_from_cart(line_id):
-    cart.remove_from_cart(current_user(), str(line_id))
+    with unit_of_work():
+        cart.remove_from_cart(current_user(), str(line_id))
 
 
 @blp.route("/submit", methods=["POST"])
@@ -49,5 +52,6 @@ def submit_cart(idempotency_key=None):
     """Submit the cart as one request, one item (and process) per line. 409 names the open item
     a line duplicates; 422 for an empty cart; a retried `Idempotency-Key` answers 200 with the
     request the first call created."""
-    request, replayed = cart.submit_cart_once(current_user(), idempotency_key)
+    with unit_of_work(duplicate="the cart or an open request changed meanwhile; try again"):
+        request, replayed = cart.submit_cart_once(current_user(), idempotency_key)
     return request, 200 if replayed else 201

@@ -4,6 +4,7 @@ from api.auth import current_user
 from api.rest.resource import resource_blueprint
 from api.schemas import MeSchema, RevokedSchema
 from engine import tokens
+from engine.unit_of_work import unit_of_work
 
 blp = resource_blueprint("me", "/api/v1/me", "The caller")
 
@@ -18,4 +19,5 @@ def show_me():
 @blp.response(200, RevokedSchema)
 def revoke_my_tokens():
     """Revoke every token of the caller, this one included."""
-    return {"revoked": tokens.revoke_tokens(current_user().username)}
+    with unit_of_work():
+        return {"revoked": tokens.revoke_tokens(current_user().username)}

@@ -12,6 +12,7 @@ from api.schemas import (
     RequestSchema,
 )
 from engine import items, listing
+from engine.unit_of_work import unit_of_work
 
 blp = resource_blueprint("requests", "/api/v1", "Requests and their items")
 
@@ -54,4 +55,5 @@ def show_item(item_id):
 @blp.doc(operationId="cancelItem")
 def cancel_item(item_id, reason=None):
     """The requester (or an admin) withdraws an item that has not finished."""
-    return items.cancel_item(current_user(), str(item_id), reason)
+    with unit_of_work():
+        return items.cancel_item(current_user(), str(item_id), reason)

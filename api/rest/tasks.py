@@ -4,6 +4,7 @@ from api.auth import current_user
 from api.rest.resource import resource_blueprint
 from api.schemas import CompleteIn, TaskPage, TaskSchema, TasksQuery
 from engine import listing, tasks
+from engine.unit_of_work import unit_of_work
 
 blp = resource_blueprint("tasks", "/api/v1/tasks", "Human tasks")
 
@@ -43,14 +44,16 @@ def show_task(task_id):
 @blp.doc(operationId="claimTask")
 def claim_task(task_id):
     """Take the task; 409 when someone else holds it."""
-    return tasks.claim_task(current_user(), str(task_id))
+    with unit_of_work():
+        return tasks.claim_task(current_user(), str(task_id))
 
 
 @blp.route("/<uuid:task_id>/release", methods=["POST"])
 @blp.response(200, TaskSchema)
 @blp.doc(operationId="releaseTask")
 def release_task(task_id):
-    return tasks.release_task(current_user(), str(task_id))
+    with unit_of_work():
+        return tasks.release_task(current_user(), str(task_id))
 
 
 @blp.route("/<uuid:task_id>/complete", methods=["POST"])
@@ -59,4 +62,5 @@ def release_task(task_id):
 @blp.doc(operationId="completeTask")
 def complete_task(task_id, decision, comment=None, account_id=None):
     """Decide the task, claiming it when unclaimed; 409 when another holds it or it is done."""
-    return tasks.complete_task(current_user(), str(task_id), decision, comment, account_id)
+    with unit_of_work():
+        return tasks.complete_task(current_user(), str(task_id), decision, comment, account_id)

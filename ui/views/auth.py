@@ -8,8 +8,8 @@ from flask import current_app, g, redirect, render_template, request, session, u
 from werkzeug.urls import iri_to_uri
 
 from engine.authentication import authenticate, end_sessions
-from engine.db import db
 from engine.login_throttle import LoginLimits, TooManySignIns, note_attempt, note_success
+from engine.unit_of_work import unit_of_work
 from ui.blueprint import bp
 
 
@@ -55,18 +55,17 @@ def login():
         return render_template("login.html", next=request.args.get("next", ""))
     username = request.form.get("username", "").strip()
     address = request.remote_addr or "unknown"
-    try:
-        note_attempt(username, address, _login_limits())
-    except TooManySignIns as err:
-        db.session.commit()  # the refused attempt counts too, and the lockout's audit row stays
-        return _refused(err.detail, 429, {"Retry-After": str(err.extra["retry_after"])})
-    # Counted and committed before the slow password check, so parallel guesses all see it.
-    db.session.commit()
+    # Counted in a unit of its own before the slow password check, so parallel guesses all see
+    # it; a refused attempt counts too, and the lockout's audit row stays.
+    with unit_of_work():
+        refused = _count_attempt(username, address)
+    if refused is not None:
+        return _refused(refused.detail, 429, {"Retry-After": str(refused.extra["retry_after"])})
     user = authenticate(username, request.form.get("password", ""))
     if user is None:
         return _refused("Unknown username or wrong password.", 401)
-    note_success(username, address)
-    db.session.commit()
+    with unit_of_work():
+        note_success(username, address)
     session.clear()  # a fresh session on login: no fixation
     session["user_id"] = user.id
     session["session_version"] = user.session_version
@@ -74,11 +73,19 @@ def login():
     return redirect(_safe_next(request.form.get("next")))
 
 
+def _count_attempt(username: str, address: str) -> TooManySignIns | None:
+    try:
+        note_attempt(username, address, _login_limits())
+    except TooManySignIns as err:
+        return err
+    return None
+
+
 @bp.route("/logout", methods=["POST"])
 def logout():
     if g.user is not None:
-        end_sessions(g.user)  # a copy of this cookie must not keep working after sign-out
-        db.session.commit()
+        with unit_of_work():
+            end_sessions(g.user)  # a copy of this cookie must not keep working after sign-out
     session.clear()
     return redirect(url_for("ui.login"))
 

@@ -12,6 +12,7 @@ from engine.catalog import (
     search_applications,
     update_cart_line,
 )
+from engine.unit_of_work import unit_of_work
 from ui.blueprint import bp, login_required
 from ui.errors import form_page
 
@@ -45,13 +46,14 @@ def request_form(key):
 @login_required
 @form_page(request_form_page)
 def add_to_cart(key):
-    lines = add_for_beneficiaries(
-        g.user,
-        get_application(key).key,
-        request.form.getlist("beneficiary"),
-        request.form.get("account_mode", "create"),
-        request.form.get("justification"),
-    )
+    with unit_of_work():
+        lines = add_for_beneficiaries(
+            g.user,
+            get_application(key).key,
+            request.form.getlist("beneficiary"),
+            request.form.get("account_mode", "create"),
+            request.form.get("justification"),
+        )
     who = ", ".join(line.beneficiary.display_name or line.beneficiary.username for line in lines)
     flash(f"{lines[0].application.name} for {who} added to your cart.", "success")
     return redirect(url_for("ui.catalog"), code=303)
@@ -67,9 +69,10 @@ def cart():
 @login_required
 @form_page(cart_page)
 def update_cart_item(line_id):
-    line = update_cart_line(
-        g.user, line_id, request.form.get("account_mode", ""), request.form.get("justification")
-    )
+    with unit_of_work():
+        line = update_cart_line(
+            g.user, line_id, request.form.get("account_mode", ""), request.form.get("justification")
+        )
     flash(f"Saved {line.application.name} for {line.beneficiary.username}.", "success")
     return redirect(url_for("ui.cart"), code=303)
 
@@ -78,7 +81,8 @@ def update_cart_item(line_id):
 @login_required
 @form_page(cart_page)
 def remove_cart_item(line_id):
-    remove_from_cart(g.user, line_id)
+    with unit_of_work():
+        remove_from_cart(g.user, line_id)
     flash("Removed from your cart.", "success")
     return redirect(url_for("ui.cart"), code=303)
 
@@ -87,7 +91,8 @@ def remove_cart_item(line_id):
 @login_required
 @form_page(cart_page)
 def submit():
-    request_ = submit_cart(g.user, request.form.get("idempotency_key") or None)
+    with unit_of_work():
+        request_ = submit_cart(g.user, request.form.get("idempotency_key") or None)
     count = len(request_.items)
     flash(f"Request submitted: {count} item{'s' if count != 1 else ''} on their way.", "success")
     return redirect(url_for("ui.request_detail", request_id=request_.id), code=303)

@@ -16,6 +16,7 @@ from engine.designer import (
     validate_workflow,
 )
 from engine.errors import DomainError
+from engine.unit_of_work import unit_of_work
 from ui.blueprint import bp, login_required
 from ui.errors import form_page, status_of
 
@@ -74,7 +75,8 @@ def designer_validate(key):
 @login_required
 def designer_deploy(key):
     try:
-        version, created = deploy_workflow(g.user, _bpmn_body())
+        with unit_of_work():
+            version, created = deploy_workflow(g.user, _bpmn_body())
     except DomainError as err:
         return _problem(err)
     if created:
@@ -112,7 +114,8 @@ def designer_review(key, number):
 @login_required
 @form_page(review_page)
 def designer_approve(key, number):
-    approve_draft(g.user, key, number, request.form.get("comment", "").strip() or None)
+    with unit_of_work():
+        approve_draft(g.user, key, number, request.form.get("comment", "").strip() or None)
     flash(f"Approved {key} version {number}: new items start on it.", "success")
     return redirect(url_for("ui.designer_review", key=key, number=number), code=303)
 
@@ -121,6 +124,7 @@ def designer_approve(key, number):
 @login_required
 @form_page(review_page)
 def designer_reject(key, number):
-    reject_draft(g.user, key, number, request.form.get("comment", ""))
+    with unit_of_work():
+        reject_draft(g.user, key, number, request.form.get("comment", ""))
     flash(f"Rejected {key} version {number}: it will never run.", "success")
     return redirect(url_for("ui.designer_review", key=key, number=number), code=303)

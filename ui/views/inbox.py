@@ -5,6 +5,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from engine.errors import DomainError
 from engine.tasks import claim_task, complete_task, get_task, list_inbox, release_task
 from engine.tracking import names_for
+from engine.unit_of_work import unit_of_work
 from ui.blueprint import bp, login_required
 from ui.errors import form_page
 from ui.views.requests import timeline
@@ -61,7 +62,8 @@ def decide_many():
     done = 0
     for task_id in ids:
         try:
-            complete_task(g.user, task_id, decision, request.form.get("comment") or None)
+            with unit_of_work():  # each task in its own unit: one refusal undoes only itself
+                complete_task(g.user, task_id, decision, request.form.get("comment") or None)
             done += 1
         except DomainError as err:
             flash(f"Task {task_id[:8]}: {err.detail}", "error")
@@ -96,7 +98,8 @@ def task_detail(task_id):
 @login_required
 @form_page(task_page)
 def claim(task_id):
-    claim_task(g.user, task_id)
+    with unit_of_work():
+        claim_task(g.user, task_id)
     flash("You claimed this task: others now see it as taken.", "success")
     return redirect(url_for("ui.task_detail", task_id=task_id), code=303)
 
@@ -105,7 +108,8 @@ def claim(task_id):
 @login_required
 @form_page(task_page)
 def release(task_id):
-    release_task(g.user, task_id)
+    with unit_of_work():
+        release_task(g.user, task_id)
     flash("You released this task: anyone in the group may claim it.", "success")
     return redirect(url_for("ui.task_detail", task_id=task_id), code=303)
 
@@ -114,12 +118,13 @@ def release(task_id):
 @login_required
 @form_page(task_page)
 def complete(task_id):
-    task = complete_task(
-        g.user,
-        task_id,
-        request.form.get("decision", ""),
-        request.form.get("comment") or None,
-        request.form.get("account_id") or None,
-    )
+    with unit_of_work():
+        task = complete_task(
+            g.user,
+            task_id,
+            request.form.get("decision", ""),
+            request.form.get("comment") or None,
+            request.form.get("account_id") or None,
+        )
     flash(f"“{task.title}” done: {task.decision}.", "success")
     return redirect(url_for("ui.inbox"), code=303)

@@ -5,6 +5,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from engine.admin import list_applications
 from engine.incidents import list_incidents, provisioning_log, resolve_incident, retry_incident
 from engine.models.provisioning import LOG_OUTCOMES
+from engine.unit_of_work import unit_of_work
 from ui.blueprint import bp, login_required
 from ui.errors import form_page
 
@@ -32,7 +33,8 @@ def admin_incidents():
 @login_required
 @form_page(incidents_page)
 def admin_retry_incident(incident_id):
-    incident = retry_incident(g.user, incident_id, request.form.get("comment") or None)
+    with unit_of_work():
+        incident = retry_incident(g.user, incident_id, request.form.get("comment") or None)
     if incident.kind == "workflow_failed":
         flash("Retrying: the item's workflow resumes where it was last saved.", "success")
     else:
@@ -44,7 +46,8 @@ def admin_retry_incident(incident_id):
 @login_required
 @form_page(incidents_page)
 def admin_resolve_incident(incident_id):
-    resolve_incident(g.user, incident_id, request.form.get("comment") or None)
+    with unit_of_work():
+        resolve_incident(g.user, incident_id, request.form.get("comment") or None)
     flash("Incident marked resolved.", "success")
     return redirect(url_for("ui.admin_incidents"), code=303)
 

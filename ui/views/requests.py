@@ -4,6 +4,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 
 from engine.items import cancel_item, get_item, get_request, item_history, list_requests
 from engine.tracking import item_tasks, item_workflow_version, names_for
+from engine.unit_of_work import unit_of_work
 from ui.blueprint import bp, login_required
 from ui.errors import form_page
 
@@ -55,6 +56,7 @@ def item_detail(item_id):
 @login_required
 @form_page(item_page)
 def cancel(item_id):
-    item = cancel_item(g.user, item_id, request.form.get("reason") or None)
+    with unit_of_work():
+        item = cancel_item(g.user, item_id, request.form.get("reason") or None)
     flash(f"{item.application.name} for {item.beneficiary.username} cancelled.", "success")
     return redirect(url_for("ui.item_detail", item_id=item.id), code=303)
