@@ -110,12 +110,14 @@ def list_incidents(status, application=None):
 @blp.route("/incidents/<uuid:incident_id>")
 @blp.response(200, IncidentSchema)
 def show_incident(incident_id):
+    """One incident (admins): its kind, error and how it was resolved."""
     return incidents.get_incident(current_user(), str(incident_id))
 
 
 @blp.route("/incidents/<uuid:incident_id>/retry", methods=["POST"])
 @blp.arguments(CommentIn, as_kwargs=True)
 @blp.response(200, IncidentSchema)
+@blp.alt_response(409, response="CONFLICT")
 def retry_incident(incident_id, comment=None):
     """Provision again (the failed auto-provision task is decided 'retry'), or lift a quarantine."""
     return incidents.retry_incident(current_user(), str(incident_id), comment)
@@ -124,6 +126,7 @@ def retry_incident(incident_id, comment=None):
 @blp.route("/incidents/<uuid:incident_id>/resolve", methods=["POST"])
 @blp.arguments(CommentIn, as_kwargs=True)
 @blp.response(200, IncidentSchema)
+@blp.alt_response(409, response="CONFLICT")
 def resolve_incident(incident_id, comment=None):
     """Close an incident dealt with outside accessflow."""
     return incidents.resolve_incident(current_user(), str(incident_id), comment)
@@ -141,6 +144,7 @@ def provisioning_log(limit, application=None, item=None, outcome=None, cursor=No
 
 @blp.route("/applications/<string:key>/test-connection", methods=["POST"])
 @blp.response(200, ConnectionSchema)
+@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
 def test_connection(key):
     """Ask the target whether it answers and accepts the token; 422 with the reason when not."""
     return connected_apps.test_application(key, current_user())
@@ -149,6 +153,7 @@ def test_connection(key):
 @blp.route("/applications/<string:key>/resume", methods=["POST"])
 @blp.arguments(CommentIn, as_kwargs=True)
 @blp.response(200, ResumedSchema)
+@blp.alt_response(409, response="CONFLICT")
 def resume_application(key, comment=None):
     """Lift a quarantine: the application's paused provisioning jobs run again."""
     return connected_apps.resume_application(current_user(), key, comment)
