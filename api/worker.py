@@ -20,6 +20,7 @@ from engine.provisioning import run_jobs
 from engine.timers import fire_due_timers
 
 log = logging.getLogger("accessflow.worker")
+QUIET_LIBRARIES = ("apscheduler", "spiff")
 
 
 def default_worker_id() -> str:
@@ -133,9 +134,11 @@ class Worker:
         """The blocking scheduler that polls for jobs and timers, not yet started."""
         from apscheduler.schedulers.blocking import BlockingScheduler
 
-        # APScheduler logs every poll at INFO ("Running job", "executed successfully"): the
-        # worker's own lines say what it did; the scheduler speaks only of trouble.
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        # APScheduler logs every poll at INFO ("Running job", "executed successfully") and
+        # SpiffWorkflow every task's state: the worker's own lines say what it did; the
+        # libraries speak only of trouble.
+        for library in QUIET_LIBRARIES:
+            logging.getLogger(library).setLevel(logging.WARNING)
         scheduler = BlockingScheduler()
         scheduler.add_job(
             self.drain,

@@ -20,8 +20,8 @@ from api.app import create_app
 from api.mail_catcher import start_mail_catcher
 from api.worker import Worker
 from engine.notifications import Mailer
-from tests.provisioning_support import approved_wiki_item
-from tests.scim_server import free_port
+from tests.provisioning_support import approved_wiki_item, connect_wiki
+from tests.scim_server import free_port, scim_server, scim_server_process  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_DIRECTORY = json.loads((ROOT / "demo/directory.json").read_text())
@@ -149,32 +149,49 @@ def test_the_mail_server_is_installed_with_accessflow():
 # The worker's log
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_idle_worker_logs_nothing_not_even_the_scheduler(app, caplog):
-    caplog.set_level(logging.INFO)
-    worker = Worker(app)
+def serve_briefly(worker: Worker, until, timeout: float = 15.0) -> list[int]:
+    """Run the worker's scheduler (polling every 50 ms) until `until(polls)`; the drains' counts."""
     polls = []
     drain = worker.drain
     worker.drain = lambda: polls.append(drain())
     scheduler = worker.scheduler(interval=0.05)
     thread = threading.Thread(target=scheduler.start)
     thread.start()
-    deadline = time.monotonic() + 10
-    while len(polls) < 3 and time.monotonic() < deadline:
+    deadline = time.monotonic() + timeout
+    while not until(polls) and time.monotonic() < deadline:
         time.sleep(0.05)
     scheduler.shutdown()
     thread.join(timeout=10)
-    assert len(polls) >= 3 and set(polls) == {0}
-    assert [r.getMessage() for r in caplog.records if r.levelno < logging.WARNING] == []
+    return polls
+
+
+def info_lines(caplog) -> list[str]:
+    return [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno < logging.WARNING]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_worker_logs_the_jobs_it_ran(app, people, caplog):
-    approved_wiki_item(people)  # the test directory's wiki target refuses connections
-    caplog.set_level(logging.INFO, logger="accessflow.worker")
-    worker = Worker(app, worker_id="w1")
-    assert worker.drain() == 1
-    assert "worker w1: 1 provisioning jobs run" in caplog.messages
+def test_idle_worker_logs_nothing_not_even_the_scheduler(app, caplog):
+    caplog.set_level(logging.INFO)
+    polls = serve_briefly(Worker(app), until=lambda polls: len(polls) >= 3)
+    assert len(polls) >= 3 and set(polls) == {0}
+    assert info_lines(caplog) == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_worker_logs_the_jobs_it_ran_and_nothing_of_its_libraries(
+    app,
+    people,
+    scim_server,  # noqa: F811
+    caplog,
+):
+    connect_wiki(scim_server)
+    approved_wiki_item(people)
+    caplog.set_level(logging.INFO)
+    polls = serve_briefly(Worker(app, worker_id="w1"), until=lambda polls: 1 in polls)
+    assert 1 in polls
+    [job, summary] = info_lines(caplog)  # the workflow moved on, yet SpiffWorkflow is quiet
+    assert job.startswith("engine.provisioning: job ") and "(wiki, attempt 1): created" in job
+    assert summary == "accessflow.worker: worker w1: 1 provisioning jobs run"
 
 
 # Packaging
