@@ -195,3 +195,27 @@ def app_resume(key):
     with _app().app_context(), unit_of_work():
         resume_application(None, key, "resumed from the command line")
     click.echo(f"{key}: provisioning resumed")
+
+
+@main.command(name="mail-catcher")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8025, show_default=True, type=int)
+@click.option("--file", "path", help="Where mails go [default: $ACCESSFLOW_HOME/mail.txt].")
+@reports_domain_errors
+def mail_catcher(host, port, path):
+    """Run a local SMTP server that delivers nothing and appends every mail to a text file (for
+    the demo: point ACCESSFLOW_SMTP_HOST/PORT at it)."""
+    import signal
+    import threading
+
+    from api.config import instance_home
+    from api.mail_catcher import start_mail_catcher
+
+    path = path or str(instance_home() / "mail.txt")
+    controller = start_mail_catcher(path, host, port)
+    click.echo(f"mail catcher on {host}:{port}: mails are appended to {path}")
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    stopped.wait()
+    controller.stop()

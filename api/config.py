@@ -25,6 +25,8 @@ class Config:
     SMTP_HOST = os.environ.get("ACCESSFLOW_SMTP_HOST", "127.0.0.1")
     SMTP_PORT = int(os.environ.get("ACCESSFLOW_SMTP_PORT", "25"))
     MAIL_FROM = os.environ.get("ACCESSFLOW_MAIL_FROM", "accessflow@localhost")
+    # Set by scripts/demo.sh only: the login page then lists the demo users and their roles.
+    DEMO = os.environ.get("ACCESSFLOW_DEMO", "0") == "1"
     # Larger bodies are refused with 413 before they are read, chunked ones as they stream in.
     MAX_CONTENT_LENGTH = int(os.environ.get("ACCESSFLOW_MAX_REQUEST_BYTES", 2 * 1024 * 1024))
     LOGIN_FAILURES_PER_ACCOUNT = int(os.environ.get("ACCESSFLOW_LOGIN_FAILURES_PER_ACCOUNT", "5"))

@@ -1,59 +1,119 @@
-"""A self-contained API docs page: renders /api/openapi.json without any outside asset."""
+"""`/api/docs`: the OpenAPI document as a readable page, rendered on the server (no script, no
+outside asset): each operation with its description, parameters, body fields and answers."""
 
-from flask import Blueprint, Response
+import re
 
-docs_page = Blueprint("api_docs_page", __name__)
+from flask import Blueprint, current_app, render_template
+from markupsafe import Markup
 
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>accessflow API</title>
-<style>
-body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
-code,pre{font:13px ui-monospace,monospace}pre{background:#f5f5f5;padding:.5rem;overflow:auto}
-.op{border-top:1px solid #ddd;padding:.5rem 0}.m{font-weight:bold;display:inline-block;width:4rem}
-</style></head>
-<body><h1>accessflow API</h1>
-<p>The machine-readable document: <a href="/api/openapi.json">/api/openapi.json</a>.</p>
-<div id="doc">Loading…</div>
-<script src="/api/docs.js"></script></body></html>
-"""
+docs_page = Blueprint("api_docs_page", __name__, template_folder="templates")
 
-SCRIPT = """
-(async function () {
-  const spec = await (await fetch('/api/openapi.json')).json();
-  const root = document.getElementById('doc');
-  root.textContent = '';
-  const add = (parent, tag, text) => {
-    const el = document.createElement(tag); if (text) el.textContent = text;
-    parent.appendChild(el); return el;
-  };
-  add(root, 'p', spec.info.description || '');
-  for (const [path, ops] of Object.entries(spec.paths)) {
-    for (const [method, op] of Object.entries(ops)) {
-      if (method === 'parameters') continue;
-      const box = add(root, 'div'); box.className = 'op';
-      const head = add(box, 'div');
-      add(head, 'span', method.toUpperCase()).className = 'm';
-      add(head, 'code', path);
-      if (op.summary) add(box, 'div', op.summary);
-      if (op.description) add(box, 'div', op.description);
-      const params = (op.parameters || []).map(p => p.name + ' (' + p.in + ')');
-      if (params.length) add(box, 'div', 'parameters: ' + params.join(', '));
-      const body = op.requestBody && op.requestBody.content['application/json'];
-      if (body) add(box, 'pre', 'body: ' + JSON.stringify(body.schema));
-      add(box, 'div', 'answers: ' + Object.keys(op.responses).join(', '));
-    }
-  }
-  add(root, 'h2', 'Schemas');
-  add(root, 'pre', JSON.stringify(spec.components.schemas, null, 1));
-})();
-"""
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def inline_code(text: str | None) -> Markup:
+    """Escaped text with each `backticked` span as <code>."""
+    parts = re.split(r"`([^`]+)`", text or "")  # the spans in backticks at the odd places
+    return Markup("").join(
+        Markup("<code>{}</code>").format(part) if i % 2 else part for i, part in enumerate(parts)
+    )
+
+
+class Spec:
+    """The OpenAPI document with its `$ref`s followed and its schemas read as field lists."""
+
+    def __init__(self, document: dict):
+        self.document = document
+
+    def resolve(self, node: dict) -> dict:
+        while "$ref" in node:
+            node = self.at(node["$ref"])
+        return node
+
+    def at(self, ref: str) -> dict:
+        node = self.document
+        for part in ref.removeprefix("#/").split("/"):
+            node = node[part]
+        return node
+
+    def type_of(self, schema: dict) -> str:
+        """A short type: `CartLine`, `array of Item`, `string (date-time)`, `one of a, b`."""
+        if "$ref" in schema:
+            return schema["$ref"].rsplit("/", 1)[-1]
+        if schema.get("type") == "array":
+            return f"array of {self.type_of(schema.get('items', {}))}"
+        if "enum" in schema:
+            return "one of " + ", ".join(str(value) for value in schema["enum"] if value)
+        kind = schema.get("type", "any")
+        return f"{kind} ({schema['format']})" if "format" in schema else kind
+
+    def fields(self, schema: dict) -> list[dict]:
+        """The properties of an object schema: name, type, required, description."""
+        schema = self.resolve(schema)
+        required = set(schema.get("required", ()))
+        return [
+            {
+                "name": name,
+                "type": self.type_of(field) + (" or null" if field.get("nullable") else ""),
+                "required": name in required,
+                "description": field.get("description", ""),
+            }
+            for name, field in schema.get("properties", {}).items()
+        ]
+
+    def operations(self) -> list[dict]:
+        return [
+            self.operation(method, path, ops[method])
+            for path, ops in self.document["paths"].items()
+            for method in METHODS
+            if method in ops
+        ]
+
+    def operation(self, method: str, path: str, op: dict) -> dict:
+        body = op.get("requestBody", {}).get("content", {}).get("application/json")
+        return {
+            "method": method.upper(),
+            "path": path,
+            "id": op.get("operationId", f"{method}-{path}"),
+            "summary": op.get("summary", ""),
+            "description": op.get("description", ""),
+            "parameters": [self.resolve(p) for p in op.get("parameters", ())],
+            "body": body
+            and {
+                "type": self.type_of(body["schema"]),
+                "fields": self.fields(body["schema"]),
+            },
+            "answers": [
+                self.answer(status, op["responses"][status])
+                for status in sorted(op["responses"], key=lambda s: (s == "default", s))
+            ],
+        }
+
+    def answer(self, status: str, answer: dict) -> dict:
+        answer = self.resolve(answer)
+        content = next(iter(answer.get("content", {}).values()), {})
+        schema = content.get("schema")
+        return {
+            "status": status,
+            "description": answer.get("description", ""),
+            "type": schema and self.type_of(schema),
+        }
+
+    def schemas(self) -> dict[str, list[dict]]:
+        return {
+            name: self.fields(schema)
+            for name, schema in sorted(self.document["components"]["schemas"].items())
+        }
 
 
 @docs_page.route("/api/docs")
 def docs():
-    return Response(PAGE, mimetype="text/html")
-
-
-@docs_page.route("/api/docs.js")
-def docs_script():
-    return Response(SCRIPT, mimetype="text/javascript")
+    api = current_app.extensions["flask-smorest"]["apis"][""]["ext_obj"]
+    spec = Spec(api.spec.to_dict())
+    return render_template(
+        "api_docs.html",
+        info=spec.document["info"],
+        operations=spec.operations(),
+        schemas=spec.schemas(),
+        code=inline_code,
+    )

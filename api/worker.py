@@ -20,6 +20,7 @@ from engine.provisioning import run_jobs
 from engine.timers import fire_due_timers
 
 log = logging.getLogger("accessflow.worker")
+QUIET_LIBRARIES = ("apscheduler", "spiff")
 
 
 def default_worker_id() -> str:
@@ -49,9 +50,14 @@ class Worker:
         self._stopping = threading.Event()
 
     def drain(self) -> int:
-        """Run every job that is due now (and those that become due meanwhile); returns count."""
-        if self.threads == 1:
-            return self._loop()
+        """Run every job that is due now (and those that become due meanwhile); returns count.
+        Logs a line only when it ran something: an idle poll is silent."""
+        done = self._loop() if self.threads == 1 else self._drain_in_threads()
+        if done:
+            log.info("worker %s: %d provisioning jobs run", self.worker_id, done)
+        return done
+
+    def _drain_in_threads(self) -> int:
         counts = [0] * self.threads
 
         def loop(index):
@@ -84,7 +90,10 @@ class Worker:
         """Fire the BPMN timers that are due (approval deadlines); returns instances moved."""
         with self.app.app_context():
             try:
-                return fire_due_timers(mailer=self.mailer)
+                moved = fire_due_timers(mailer=self.mailer)
+                if moved:
+                    log.info("worker %s: due timers fired on %d instances", self.worker_id, moved)
+                return moved
             except Exception:  # a database outage: logged, the next poll tries again
                 log.exception("worker %s: firing timers failed", self.worker_id)
                 return 0
@@ -107,8 +116,27 @@ class Worker:
 
     def serve(self, interval: float = 1.0) -> None:
         """Poll every `interval` seconds until SIGTERM or SIGINT; a running job is finished."""
+        scheduler = self.scheduler(interval)
+
+        def stop(signum, _frame):
+            log.info("worker %s: stopping (signal %s)", self.worker_id, signum)
+            self._stopping.set()
+            scheduler.shutdown(wait=False)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        log.info("worker %s: polling every %ss", self.worker_id, interval)
+        scheduler.start()
+
+    def scheduler(self, interval: float):
+        """The blocking scheduler that polls for jobs and timers, not yet started."""
         from apscheduler.schedulers.blocking import BlockingScheduler
 
+        # APScheduler logs every poll at INFO ("Running job", "executed successfully") and
+        # SpiffWorkflow every task's state: the worker's own lines say what it did; the
+        # libraries speak only of trouble.
+        for library in QUIET_LIBRARIES:
+            logging.getLogger(library).setLevel(logging.WARNING)
         scheduler = BlockingScheduler()
         scheduler.add_job(
             self.drain,
@@ -128,16 +156,7 @@ class Worker:
             coalesce=True,
             next_run_time=_now(),
         )
-
-        def stop(signum, _frame):
-            log.info("worker %s: stopping (signal %s)", self.worker_id, signum)
-            self._stopping.set()
-            scheduler.shutdown(wait=False)
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        log.info("worker %s: polling every %ss", self.worker_id, interval)
-        scheduler.start()
+        return scheduler
 
 
 def _now():

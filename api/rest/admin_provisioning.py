@@ -111,12 +111,14 @@ def list_incidents(status, application=None):
 @blp.route("/incidents/<uuid:incident_id>")
 @blp.response(200, IncidentSchema)
 def show_incident(incident_id):
+    """One incident (admins): its kind, error and how it was resolved."""
     return incidents.get_incident(current_user(), str(incident_id))
 
 
 @blp.route("/incidents/<uuid:incident_id>/retry", methods=["POST"])
 @blp.arguments(CommentIn, as_kwargs=True)
 @blp.response(200, IncidentSchema)
+@blp.alt_response(409, response="CONFLICT")
 def retry_incident(incident_id, comment=None):
     """Provision again (the failed auto-provision task is decided 'retry'), or lift a quarantine."""
     with unit_of_work():
@@ -126,6 +128,7 @@ def retry_incident(incident_id, comment=None):
 @blp.route("/incidents/<uuid:incident_id>/resolve", methods=["POST"])
 @blp.arguments(CommentIn, as_kwargs=True)
 @blp.response(200, IncidentSchema)
+@blp.alt_response(409, response="CONFLICT")
 def resolve_incident(incident_id, comment=None):
     """Close an incident dealt with outside accessflow."""
     with unit_of_work():
@@ -144,6 +147,7 @@ def provisioning_log(limit, application=None, item=None, outcome=None, cursor=No
 
 @blp.route("/applications/<string:key>/test-connection", methods=["POST"])
 @blp.response(200, ConnectionSchema)
+@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
 def test_connection(key):
     """Ask the target whether it answers and accepts the token; 422 with the reason when not."""
     return connected_apps.test_application(key, current_user())
@@ -152,6 +156,7 @@ def test_connection(key):
 @blp.route("/applications/<string:key>/resume", methods=["POST"])
 @blp.arguments(CommentIn, as_kwargs=True)
 @blp.response(200, ResumedSchema)
+@blp.alt_response(409, response="CONFLICT")
 def resume_application(key, comment=None):
     """Lift a quarantine: the application's paused provisioning jobs run again."""
     with unit_of_work():

@@ -11,6 +11,7 @@ blp = resource_blueprint("health", "/healthz", "Health", public=True)
 @blp.route("")
 @blp.doc(security=[])
 @blp.response(200, HealthSchema)
+@blp.alt_response(503, response="SERVICE_UNAVAILABLE")
 def health():
     """200 when the database answers, 503 (problem+json) when it does not."""
     if not database_reachable():

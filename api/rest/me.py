@@ -12,6 +12,7 @@ blp = resource_blueprint("me", "/api/v1/me", "The caller")
 @blp.route("")
 @blp.response(200, MeSchema)
 def show_me():
+    """Who the token belongs to: username, manager, groups."""
     return current_user()
 
 

@@ -29,6 +29,7 @@ def list_requests(limit, cursor=None):
 @blp.response(200, RequestSchema)
 @blp.doc(operationId="showRequest")
 def show_request(request_id):
+    """One of the caller's requests with its items."""
     return items.get_request(current_user(), str(request_id))
 
 
@@ -53,7 +54,8 @@ def show_item(item_id):
 @blp.arguments(CancelIn, required=False, as_kwargs=True)
 @blp.response(200, ItemDetailSchema)
 @blp.doc(operationId="cancelItem")
+@blp.alt_response(409, response="CONFLICT")
 def cancel_item(item_id, reason=None):
-    """The requester (or an admin) withdraws an item that has not finished."""
+    """The requester (or an admin) withdraws an item that has not finished; 409 when it has."""
     with unit_of_work():
         return items.cancel_item(current_user(), str(item_id), reason)

@@ -36,12 +36,14 @@ def list_tasks(scope, limit, cursor=None):
 @blp.response(200, TaskSchema)
 @blp.doc(operationId="showTask")
 def show_task(task_id):
+    """One task the caller may see: its item, who holds it, when it is due."""
     return tasks.get_task(current_user(), str(task_id))
 
 
 @blp.route("/<uuid:task_id>/claim", methods=["POST"])
 @blp.response(200, TaskSchema)
 @blp.doc(operationId="claimTask")
+@blp.alt_response(409, response="CONFLICT")
 def claim_task(task_id):
     """Take the task; 409 when someone else holds it."""
     with unit_of_work():
@@ -51,7 +53,9 @@ def claim_task(task_id):
 @blp.route("/<uuid:task_id>/release", methods=["POST"])
 @blp.response(200, TaskSchema)
 @blp.doc(operationId="releaseTask")
+@blp.alt_response(409, response="CONFLICT")
 def release_task(task_id):
+    """Give a claimed task back to its group; 409 unless the caller (or an admin) holds it."""
     with unit_of_work():
         return tasks.release_task(current_user(), str(task_id))
 
@@ -60,6 +64,7 @@ def release_task(task_id):
 @blp.arguments(CompleteIn, as_kwargs=True)
 @blp.response(200, TaskSchema)
 @blp.doc(operationId="completeTask")
+@blp.alt_response(409, response="CONFLICT")
 def complete_task(task_id, decision, comment=None, account_id=None):
     """Decide the task, claiming it when unclaimed; 409 when another holds it or it is done."""
     with unit_of_work():
