@@ -120,6 +120,7 @@ def _stop_workflow(attempt: Attempt, error: Exception, mailer: Mailer | None) ->
             instance = db.session.get(ProcessInstance, attempt.instance_id)
             if instance is not None and instance.status == "running":
                 incident = faults.record_workflow_fault(instance, reason, job_id=attempt.job_id)
+                db.session.flush()  # the new incident's application loads only once it is stored
                 attempt.mail.append(faults.mail_for(incident))
                 uow.after_commit(partial(send_mail, attempt, mailer))
     except LeaseLost:

@@ -33,7 +33,8 @@ def fire_due_timers(limit: int = 100, mailer: Mailer | None = None) -> int:
     for instance_id in due:
         try:
             with unit_of_work():
-                moved += _fire(instance_id)
+                fired = _fire(instance_id)
+            moved += fired  # only once committed: a stale write moved nothing
         except StaleWrite:
             log.info(
                 "timers: instance %s changed meanwhile; it is left to its new state", instance_id

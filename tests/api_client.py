@@ -3,6 +3,7 @@
 import pytest
 
 from engine.tokens import issue_token
+from tests.flow import act
 
 
 class Caller:
@@ -48,6 +49,6 @@ def api(app, people):
 
     class Callers:
         def __getitem__(self, username):
-            return Caller(client, issue_token(username))
+            return Caller(client, act(issue_token, username))
 
     return Callers()

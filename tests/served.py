@@ -99,10 +99,12 @@ class Server:
         from api.app import create_app
         from engine.db import db
         from engine.tokens import issue_token
+        from engine.unit_of_work import unit_of_work
 
         app = create_app({"SQLALCHEMY_DATABASE_URI": self.database_url, "SECRET_KEY": "x"})
         with app.app_context():
-            tokens = {name: issue_token(name) for name in usernames}
+            with unit_of_work():
+                tokens = {name: issue_token(name) for name in usernames}
             db.session.remove()
             db.engine.dispose()
         return tokens

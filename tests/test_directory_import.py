@@ -12,7 +12,7 @@ from engine.errors import Conflict, Invalid
 from engine.models import Application, Group, User
 from tests.api_client import api  # noqa: F401
 from tests.conftest import DIRECTORY
-from tests.flow import decide, submit
+from tests.flow import act, decide, submit
 
 
 def _count(model):
@@ -21,7 +21,7 @@ def _count(model):
 
 def test_importing_the_same_file_twice_changes_nothing(app):
     before = (_count(User), _count(Application))
-    import_directory(DIRECTORY)
+    act(import_directory, DIRECTORY)
     assert (_count(User), _count(Application)) == before
 
 
@@ -29,7 +29,7 @@ def test_import_updates_by_username_and_key(app):
     changed = copy.deepcopy(DIRECTORY)
     changed["users"][2]["display_name"] = "Alice A. Archer"
     changed["applications"][0]["name"] = "CRM (new)"
-    import_directory(changed)
+    act(import_directory, changed)
     alice = db.session.scalar(select(User).where(User.username == "alice"))
     crm = db.session.scalar(select(Application).where(Application.key == "crm"))
     assert (alice.display_name, crm.name) == ("Alice A. Archer", "CRM (new)")
@@ -59,7 +59,7 @@ def test_a_broken_file_changes_nothing_and_names_the_entry(app, breakage, named)
     breakage(broken)
     before = (_count(User), _count(Application))
     with pytest.raises(Invalid) as raised:
-        import_directory(broken)
+        act(import_directory, broken)
     assert named in raised.value.detail
     root = db.session.scalar(select(User).where(User.username == "root"))
     assert root.display_name == "Rita Root"
@@ -68,7 +68,7 @@ def test_a_broken_file_changes_nothing_and_names_the_entry(app, breakage, named)
 
 def test_malformed_json_is_refused_with_its_line(app):
     with pytest.raises(Invalid, match="line 2"):
-        import_directory('{"users": [\n  {"username": "x",,}]}')
+        act(import_directory, '{"users": [\n  {"username": "x",,}]}')
 
 
 def test_connector_secrets_are_masked_for_display(app):
@@ -81,7 +81,7 @@ def _import_with(change):
     changed = copy.deepcopy(DIRECTORY)
     change(changed)
     with pytest.raises(Invalid) as raised:
-        import_directory(changed)
+        act(import_directory, changed)
     return raised.value.detail
 
 
@@ -98,7 +98,7 @@ def test_manager_cycle_is_refused_naming_the_people(app):
 def test_a_cycle_through_people_already_stored_is_refused(app):
     # alice's manager is mark in the database; a file making alice mark's manager closes a loop.
     with pytest.raises(Invalid) as raised:
-        import_directory({"users": [{"username": "mark", "manager": "alice"}]})
+        act(import_directory, {"users": [{"username": "mark", "manager": "alice"}]})
     detail = raised.value.detail
     assert detail == "users[0] (mark): manager cycle: mark manages alice manages mark"
 
@@ -216,7 +216,7 @@ def test_an_approval_timeout_of_a_year_or_less_is_kept(app):
     changed = copy.deepcopy(DIRECTORY)
     changed["applications"][0]["approval_timeout"] = "P365D"
     changed["applications"][1]["approval_timeout"] = "P1W"
-    import_directory(changed)
+    act(import_directory, changed)
     assert application_by_key("crm").approval_timeout == "P365D"
 
 
@@ -228,7 +228,7 @@ def test_a_disabled_application_leaves_the_catalog_and_its_open_items_finish(
     item = submit(people["alice"], ("crm", "bob")).items[0]
     disabled = copy.deepcopy(DIRECTORY)
     disabled["applications"][0]["enabled"] = False
-    import_directory(disabled)
+    act(import_directory, disabled)
 
     alice = api["alice"]
     listed = [a["key"] for a in alice.get("/api/v1/applications").get_json()["items"]]
@@ -242,17 +242,17 @@ def test_a_disabled_application_leaves_the_catalog_and_its_open_items_finish(
     db.session.refresh(item)
     assert item.status == "fulfilled"
 
-    import_directory(DIRECTORY)  # enabled again when the file no longer says otherwise
+    act(import_directory, DIRECTORY)  # enabled again when the file no longer says otherwise
     assert application_by_key("crm").enabled is True
 
 
 def test_a_cart_line_for_an_application_disabled_since_is_refused_at_submit(app, people):
-    cart.add_to_cart(people["alice"], "crm", "bob")
+    act(cart.add_to_cart, people["alice"], "crm", "bob")
     disabled = copy.deepcopy(DIRECTORY)
     disabled["applications"][0]["enabled"] = False
-    import_directory(disabled)
+    act(import_directory, disabled)
     with pytest.raises(Conflict, match="CRM \\(crm\\) is disabled"):
-        cart.submit_cart(people["alice"])
+        act(cart.submit_cart, people["alice"])
 
 
 def test_the_lifecycle_fields_of_design_section_7_are_accepted(app):
@@ -289,7 +289,7 @@ def test_the_lifecycle_fields_of_design_section_7_are_accepted(app):
     extended["applications"].append(
         {"key": "portal", "name": "Portal", "kind": "sso", "approver_group": "crm-approvers"}
     )
-    counts = import_directory(extended)
+    counts = act(import_directory, extended)
     assert counts == {"users": 10, "groups": 5, "applications": 3}
     carol = db.session.scalar(select(User).where(User.username == "carol"))
     assert carol.active is False

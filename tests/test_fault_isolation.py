@@ -30,7 +30,7 @@ from engine.models import (
 from engine.timers import fire_due_timers
 from tests import provisioning_support as support
 from tests import scim_server as server_plugin
-from tests.flow import decide, open_task, submit
+from tests.flow import act, decide, open_task, submit
 from tests.provisioning_support import approved_wiki_item, connect_wiki, scim_users
 from tests.scim_server import SCIM_TOKEN
 
@@ -276,8 +276,8 @@ def test_admin_retry_rearms_the_deadline_and_resolve_closes_the_item(app, people
     [designer_error] = _incidents(broken)
 
     with pytest.raises(Exception, match="only administrators"):
-        incidents.retry_incident(people["gina"], hiccup.id)
-    incidents.retry_incident(people["root"], hiccup.id, "engine fixed")
+        act(incidents.retry_incident, people["gina"], hiccup.id)
+    act(incidents.retry_incident, people["root"], hiccup.id, "engine fixed")
     _fresh()
     assert hiccup.status == "resolved" and hiccup.resolved_by.username == "root"
     instance = _instance(transient)
@@ -288,13 +288,13 @@ def test_admin_retry_rearms_the_deadline_and_resolve_closes_the_item(app, people
     _fresh()
     assert transient.status == "rejected" and transient.open_key is None
 
-    incidents.resolve_incident(people["root"], designer_error.id, "HR will resubmit")
+    act(incidents.resolve_incident, people["root"], designer_error.id, "HR will resubmit")
     _fresh()
     assert designer_error.status == "resolved"
     assert broken.status == "failed" and not broken.is_open  # bob may ask again
     assert _instance(broken).status == "failed"
     with pytest.raises(Conflict, match="already resolved"):
-        incidents.retry_incident(people["root"], designer_error.id)
+        act(incidents.retry_incident, people["root"], designer_error.id)
     submit(people["alice"], ("hr", "bob"))
 
 
@@ -396,7 +396,7 @@ def test_a_bug_recording_one_result_spares_the_batch_and_retry_links_the_account
     assert len(scim_users(scim_server)) == 2  # bob's account was made before the bug
 
     monkeypatch.setattr(provisioning_outcomes, "_record_account", record_account)
-    incidents.retry_incident(people["root"], incident.id, "bug fixed")
+    act(incidents.retry_incident, people["root"], incident.id, "bug fixed")
     _fresh()
     assert buggy.status == "provisioning"
     assert [j.status for j in _jobs(buggy)] == ["failed", "pending"]

@@ -8,12 +8,13 @@ from flask import g
 from engine.cart import list_cart
 from engine.directory import import_directory
 from engine.tokens import issue_token
-from tests.flow import submit
+from tests.flow import act, submit
 
 
 @pytest.fixture
 def client(app):
-    import_directory(
+    act(
+        import_directory,
         {
             "users": [
                 {"username": "root", "password": "root-pw"},
@@ -119,7 +120,7 @@ def test_a_form_post_without_a_csrf_token_is_refused_and_changes_nothing(client,
 
 
 def test_the_api_is_not_csrf_checked(client):
-    headers = {"Authorization": f"Bearer {issue_token('alice')}"}
+    headers = {"Authorization": f"Bearer {act(issue_token, 'alice')}"}
     answer = client.post(
         "/api/v1/cart/items", json={"application": "crm", "beneficiary": "bob"}, headers=headers
     )
