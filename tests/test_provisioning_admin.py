@@ -15,6 +15,7 @@ from tests import api_client
 from tests import provisioning_support as support
 from tests import scim_server as server_plugin
 from tests.provisioning_support import FaultProxy, approved_wiki_item, connect_wiki, scim_users
+from tests.flow import act
 from tests.scim_server import SCIM_TOKEN
 
 scim_server_process = server_plugin.scim_server_process
@@ -47,18 +48,18 @@ def test_admins_list_retry_and_resolve_incidents(app, people):
     )
     assert "connection failed" in incident.error
 
-    incidents.retry_incident(root, incident.id, "try once more")
+    act(incidents.retry_incident, root, incident.id, "try once more")
     assert item.status == "provisioning" and incident.status == "resolved"
     assert incident.resolved_by_id == root.id
     with pytest.raises(Conflict):
-        incidents.retry_incident(root, incident.id)
+        act(incidents.retry_incident, root, incident.id)
     work(app)  # still dead: a new incident
     [again] = incidents.list_incidents(root)
     assert again.id != incident.id and item.status == "failed"
 
     with pytest.raises(NotAllowed):
-        incidents.resolve_incident(fred, again.id)
-    incidents.resolve_incident(root, again.id, "created by hand, see ticket 42")
+        act(incidents.resolve_incident, fred, again.id)
+    act(incidents.resolve_incident, root, again.id, "created by hand, see ticket 42")
     assert incidents.list_incidents(root) == []
     assert len(incidents.list_incidents(root, status=None)) == 2
     with pytest.raises(Invalid):
@@ -95,11 +96,11 @@ def test_a_mostly_failing_target_is_quarantined_until_an_admin_resumes(
         assert "accessflow app resume wiki" in message.get_payload()
 
         with pytest.raises(NotAllowed):
-            connected_apps.resume_application(people["fred"], "wiki")
+            act(connected_apps.resume_application, people["fred"], "wiki")
         with pytest.raises(Conflict):
-            incidents.resolve_incident(people["root"], quarantine.id)
+            act(incidents.resolve_incident, people["root"], quarantine.id)
         proxy.heal()
-        connected_apps.resume_application(people["root"], "wiki", "target fixed")
+        act(connected_apps.resume_application, people["root"], "wiki", "target fixed")
         work(app)
 
     assert (first.status, second.status) == ("fulfilled", "fulfilled")
@@ -107,7 +108,7 @@ def test_a_mostly_failing_target_is_quarantined_until_an_admin_resumes(
     assert application_by_key("wiki").quarantined_at is None
     assert db.session.get(Incident, quarantine.id).status == "resolved"
     with pytest.raises(Conflict):
-        connected_apps.resume_application(people["root"], "wiki")
+        act(connected_apps.resume_application, people["root"], "wiki")
 
 
 def test_the_token_never_reaches_the_log_incidents_audit_email_or_worker_logs(

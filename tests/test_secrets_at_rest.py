@@ -19,6 +19,7 @@ from engine.directory import application_by_key
 from engine.errors import Invalid
 from engine.schema import alembic_config
 from tests.conftest import DIRECTORY, TEST_ENCRYPTION_KEY
+from tests.flow import act
 
 ACCESSFLOW = str(Path(sys.executable).with_name("accessflow"))
 TOKEN = "wiki-secret-token"
@@ -61,7 +62,7 @@ def test_a_legacy_plaintext_secret_is_read_then_encrypted_by_init(app):
     _store_in_clear({**DIRECTORY["applications"][1]["connector"]})
     wiki = application_by_key("wiki")
     assert encryption.reveal(wiki.connector_settings, "wiki")["token"] == TOKEN
-    assert reencrypt_secrets(only_plaintext=True) == 1
+    assert act(reencrypt_secrets, only_plaintext=True) == 1
     assert TOKEN not in _stored_wiki_settings()
 
 
@@ -78,7 +79,7 @@ def test_the_migration_encrypts_secrets_left_in_clear(app, database_url):
 def test_rotation_re_encrypts_so_the_old_key_is_no_longer_needed(app):
     before = _stored_wiki_settings()
     encryption.use_keys(f"{NEW_KEY},{TEST_ENCRYPTION_KEY}")
-    assert reencrypt_secrets() == 1
+    assert act(reencrypt_secrets) == 1
     assert _stored_wiki_settings() != before
     encryption.use_keys(NEW_KEY)
     db.session.expire_all()
@@ -92,7 +93,7 @@ def test_a_wrong_key_is_a_clear_error_naming_the_application(app):
     with pytest.raises(Invalid, match="application wiki: .*cannot be decrypted"):
         connected_apps.test_application("wiki")
     with pytest.raises(Invalid, match="application wiki"):
-        reencrypt_secrets()
+        act(reencrypt_secrets)
 
 
 def test_a_key_that_is_not_a_fernet_key_is_refused_by_position():
