@@ -14,8 +14,8 @@ from engine.models import AuditEvent, Incident, ProvisioningJob, ProvisioningLog
 from tests import api_client
 from tests import provisioning_support as support
 from tests import scim_server as server_plugin
-from tests.provisioning_support import FaultProxy, approved_wiki_item, connect_wiki, scim_users
 from tests.flow import act
+from tests.provisioning_support import FaultProxy, approved_wiki_item, connect_wiki, scim_users
 from tests.scim_server import SCIM_TOKEN
 
 scim_server_process = server_plugin.scim_server_process

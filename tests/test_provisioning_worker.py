@@ -167,7 +167,9 @@ def test_retry_from_the_failed_task_provisions_once(app, people, scim_server):
         assert item.status == "failed"
 
         proxy.heal()
-        act(tasks.complete_task, people["fred"], open_task(item).id, "retry", comment="wiki is back")
+        act(
+            tasks.complete_task, people["fred"], open_task(item).id, "retry", comment="wiki is back"
+        )
         assert item.status == "provisioning"
         work(app)
 

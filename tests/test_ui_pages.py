@@ -20,7 +20,7 @@ def client(app):
                 {"username": "root", "password": "root-pw"},
                 {"username": "dora", "password": "dora-pw"},
             ]
-        }
+        },
     )
     return app.test_client()
 
