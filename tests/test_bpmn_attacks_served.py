@@ -32,7 +32,7 @@ from tests.bpmn_attacks import (
 )
 from tests.served import ACCESSFLOW, HttpCaller, Server
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.processes, pytest.mark.timeout(120)]
 
 
 @dataclass(frozen=True)
