@@ -1,8 +1,8 @@
-"""The directory file's shape (DESIGN.md sections 3 and 7), checked strictly before any change.
+"""The directory file's shape (docs/directory.md), checked strictly before any change.
 
 Every field has a strict type (a string "false" is not a boolean), names and keys hold no control
 characters and fit their columns, durations are ISO-8601 and capped, and names are unique within
-the file. Fields of DESIGN.md section 7 that are not built yet are type-checked and ignored.
+the file. Fields planned but not built yet are type-checked and ignored.
 """
 
 import re
@@ -120,7 +120,7 @@ class UserEntry(Schema):
     manager = Name(150)
     password = Text(1024, lines=True)
     active = Flag()
-    department = Text(200)  # not stored yet (DESIGN.md section 7)
+    department = Text(200)  # not stored yet
     title = Text(200)  # not stored yet
 
 
@@ -169,7 +169,7 @@ class ApplicationEntry(Schema):
     notification_email = Text(320)
     approval_timeout = Duration(MAX_APPROVAL_TIMEOUT_DAYS)
     enabled = Flag()
-    # Not built yet (DESIGN.md section 7): checked, then ignored.
+    # Not built yet: checked, then ignored.
     group_auto_provisioning = Flag()
     owner = Name(150)
     lanes = fields.Dict(keys=Name(100), values=Name(150, required=True))

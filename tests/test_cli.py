@@ -1,4 +1,4 @@
-"""The command line as an operator uses it: init, import, token, deploy (DESIGN.md section 3)."""
+"""The command line as an operator uses it: init, import, token, deploy."""
 
 import json
 import os
