@@ -150,7 +150,13 @@ def people(app):
 
 TIER_FIXTURES = {
     "browser": {"chromium", "seeded_database"},
-    "processes": {"served_sqlite", "served_postgres", "scim_server_process", "seeded_database"},
+    "processes": {
+        "served_sqlite",
+        "served_postgres",
+        "scim_server_process",
+        "limited_scim_server",
+        "seeded_database",
+    },
     "postgresql": {"postgres_copies", "served_postgres", "fresh_postgres"},
 }
 POSTGRESQL_PARAMS = {"postgresql", "postgres"}
