@@ -1,4 +1,4 @@
-"""The `accessflow` command line (DESIGN.md section 3)."""
+"""The `accessflow` command line (the README's "Using it")."""
 
 import sys
 

@@ -5,7 +5,7 @@ from sqlalchemy import insert
 from engine.db import db, utcnow
 from engine.models import AuditEvent
 
-_INSERT = insert(AuditEvent.__table__)
+_INSERT = insert(AuditEvent.__table__)  # type: ignore[arg-type]  # a Table at run time
 
 EVENTS = (
     "submitted",

@@ -204,6 +204,7 @@ BOUNDED = [
 ]
 
 
+@pytest.mark.processes
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize(("place", "expression"), BOUNDED, ids=[f"{p}-{e}" for p, e in BOUNDED])
 def test_a_deployed_bpmn_cannot_exhaust_the_server(tmp_path, place, expression):

@@ -32,7 +32,8 @@ from tests.bpmn_attacks import (
 )
 from tests.served import ACCESSFLOW, HttpCaller, Server
 
-pytestmark = pytest.mark.timeout(600)  # the site starts once: several CLI runs and two servers
+# The site starts once: several CLI runs and two servers; a loaded machine is slow.
+pytestmark = [pytest.mark.processes, pytest.mark.timeout(600)]
 
 
 @dataclass(frozen=True)
