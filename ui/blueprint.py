@@ -22,7 +22,7 @@ from api.request_body import field_with_nul
 from engine.authentication import session_user
 from engine.cart import list_cart
 from engine.errors import DomainError, Invalid
-from engine.tasks import list_inbox
+from engine.listing import inbox_count
 from ui import csrf
 from ui.errors import render_error
 
@@ -106,7 +106,7 @@ def _template_globals():
         return {"current_user": None}
     return {
         "current_user": user,
-        "nav_counts": lambda: {"cart": len(list_cart(user)), "inbox": len(list_inbox(user))},
+        "nav_counts": lambda: {"cart": len(list_cart(user)), "inbox": inbox_count(user)},
     }
 
 
