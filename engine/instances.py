@@ -105,7 +105,8 @@ def _sync(instance, workflow, open_tasks, open_jobs) -> None:
         ).all()
         # Unflushed, a task this operation just completed still reads "open" in the database.
         open_tasks = [row for row in rows if row.status == "open"]
-    ready = {str(t.id): t for t in runtime.ready_human_tasks(workflow)}
+    human, waiting = runtime.waits(workflow)
+    ready = {str(t.id): t for t in human}
     for row in open_tasks:
         if row.spiff_task_id not in ready:
             row.status = "cancelled"
@@ -119,7 +120,6 @@ def _sync(instance, workflow, open_tasks, open_jobs) -> None:
         kinds.append(kind)
         if task_id not in known:
             _create_task_row(instance, item, task, kind, runtime.next_timer_at(workflow))
-    waiting = runtime.waiting_service_tasks(workflow)
     if waiting:
         _queue_jobs(instance, item, workflow, waiting, open_jobs)
     _set_item_status(item, workflow, kinds, bool(waiting))
