@@ -106,8 +106,17 @@ def _template_globals():
         return {"current_user": None}
     return {
         "current_user": user,
-        "nav_counts": lambda: {"cart": len(list_cart(user)), "inbox": inbox_count(user)},
+        "nav_counts": lambda: {"cart": len(list_cart(user)), "inbox": inbox_total(user)},
     }
+
+
+def inbox_total(user, view: str = "all") -> int:
+    """The capped count of an inbox view, counted once per request (the menu and the inbox
+    page both show it)."""
+    counted = g.setdefault("inbox_counts", {})
+    if view not in counted:
+        counted[view] = inbox_count(user, view)
+    return counted[view]
 
 
 def login_required(view):

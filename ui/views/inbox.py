@@ -3,11 +3,10 @@
 from flask import flash, g, redirect, render_template, request, url_for
 
 from engine.errors import DomainError
-from engine.listing import inbox_count
 from engine.listing import inbox_page as tasks_page
 from engine.tasks import claim_task, complete_task, get_task, release_task
 from engine.tracking import names_for
-from ui.blueprint import bp, login_required
+from ui.blueprint import bp, inbox_total, login_required
 from ui.errors import form_page
 from ui.views.requests import timeline
 
@@ -42,7 +41,7 @@ def inbox_page(**_):
         groups=groups,
         next_page=page.next,
         paged=bool(request.args.get("after")),
-        total=inbox_count(g.user, VIEWS[tab]),
+        total=inbox_total(g.user, VIEWS[tab]),
     )
 
 
