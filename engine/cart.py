@@ -1,5 +1,8 @@
 """The cart: what a requester gathers for themselves or colleagues, then submits at once."""
 
+import gc
+from contextlib import contextmanager
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -79,8 +82,9 @@ def _create_request(user: User, idempotency_key: str | None) -> AccessRequest:
     request = AccessRequest(id=new_id(), requester=user, idempotency_key=idempotency_key, items=[])
     db.session.add(request)
     try:
-        _open_items(request, lines)
-        db.session.commit()
+        with _no_cyclic_gc():
+            _open_items(request, lines)
+            db.session.commit()
     except (IntegrityError, StaleDataError) as err:
         # A concurrent submit took the same cart lines, key or person-and-application slot.
         db.session.rollback()
@@ -89,6 +93,21 @@ def _create_request(user: User, idempotency_key: str | None) -> AccessRequest:
         db.session.rollback()  # nothing of a refused submit stays pending in the session
         raise
     return request
+
+
+@contextmanager
+def _no_cyclic_gc():
+    """Pause Python's cycle collector while a cart makes its objects: every full collection
+    walks all of them (the live workflows stay referenced until the commit anyway), which made
+    a 10,000-item submit spend a quarter of its time collecting. Reference counting still runs,
+    and a collector paused by someone else stays paused."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _guard_enabled(app: Application) -> None:
