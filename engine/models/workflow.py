@@ -61,10 +61,13 @@ class HumanTask(Model):
     """A ready manual task, with the columns the inbox filters on copied in and indexed."""
 
     __tablename__ = "human_tasks"
+    # In inbox order after each equality the inbox reads by (engine/inbox.py): a page is a
+    # range of each index, never a sort of every open task.
     __table_args__ = (
-        Index("ix_human_tasks_open_user", "status", "candidate_user_id"),
-        Index("ix_human_tasks_open_group", "status", "candidate_group_id"),
-        Index("ix_human_tasks_open_claimer", "status", "claimed_by_id"),
+        Index("ix_human_tasks_open_user", "status", "candidate_user_id", "created_at", "id"),
+        Index("ix_human_tasks_open_group", "status", "candidate_group_id", "created_at", "id"),
+        Index("ix_human_tasks_open_claimer", "status", "claimed_by_id", "created_at", "id"),
+        Index("ix_human_tasks_open_created", "status", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
