@@ -1,4 +1,4 @@
-"""The `accessflow` command line (DESIGN.md section 3).
+"""The `accessflow` command line (the README's "Using it").
 
 Each command that changes something does it in one unit of work; a domain error becomes
 `error: <detail>` on stderr and exit code 2, in one place (`reports_domain_errors`).

@@ -1,38 +1,43 @@
 """Full disconnected lifecycles through the service functions vs bare SpiffWorkflow in memory.
 
-    .venv/bin/python benchmarks/lifecycle.py [N]
+    .venv/bin/python benchmarks/lifecycle.py [N] [ROUNDS]
 
 One lifecycle: add to cart, submit, manager approves, approver group approves, a fulfiller
-claims and completes with the account id. Prints lifecycles/s for bare SpiffWorkflow (same
-BPMN, no database), for SQLite and for PostgreSQL, and the ratio persisted/bare.
+claims and completes with the account id. Each round runs N bare lifecycles (same BPMN, no
+database), N on SQLite and N on PostgreSQL in turns of 10 of each, so load on the machine hits
+all three alike; it prints lifecycles/s and the ratio persisted/bare per round, their
+min/median/max, and the SQL statements and commits of one lifecycle (the benchmark's own task
+lookups included).
 """
 
 import sys
-import tempfile
 import time
-import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
-import psycopg
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common import DATABASES, Counter, database_url, fresh_app, spread  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
-from api.app import create_app, deploy_shipped_workflows  # noqa: E402
+from api.app import deploy_shipped_workflows  # noqa: E402
 from engine import cart, runtime, tasks  # noqa: E402
 from engine.bpmn import parse_bpmn  # noqa: E402
 from engine.db import db  # noqa: E402
 from engine.directory import import_directory, user_by_username  # noqa: E402
 from engine.models import HumanTask  # noqa: E402
-from tests.conftest import DIRECTORY, PG_ADMIN_URL  # noqa: E402
+from tests.conftest import DIRECTORY  # noqa: E402
 
 BPMN = (Path(__file__).resolve().parent.parent / "workflows" / "access_request.bpmn").read_text()
 
 
-def bare_rate(n: int) -> float:
+TURN = 10
+
+
+def bare_seconds(n: int) -> float:
     _, spec, subprocesses = parse_bpmn(BPMN)
     decisions = [{"decision": "approve"}, {"decision": "approve"}, {"decision": "approve"}]
     started = time.perf_counter()
@@ -49,24 +54,23 @@ def bare_rate(n: int) -> float:
             task.run()
             workflow.do_engine_steps()
         assert workflow.is_completed()
-    return n / (time.perf_counter() - started)
+    return time.perf_counter() - started
 
 
-def persisted_rate(url: str, n: int) -> float:
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench"})
+def prepared_app(url: str):
+    app = fresh_app(url)
     with app.app_context():
-        db.drop_all()
-        db.create_all()
         deploy_shipped_workflows()
         import_directory(DIRECTORY)
     lifecycle(app)  # warm caches and the connection pool
+    return app
+
+
+def persisted_seconds(app, n: int) -> float:
     started = time.perf_counter()
     for _ in range(n):
         lifecycle(app)
-    elapsed = time.perf_counter() - started
-    with app.app_context():
-        db.engine.dispose()
-    return n / elapsed
+    return time.perf_counter() - started
 
 
 def as_request(app, username, action):
@@ -95,21 +99,34 @@ def next_task(item_id: str) -> str:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
-    bare = bare_rate(n * 3)
-    print(f"bare SpiffWorkflow (in memory): {bare:8.1f} lifecycles/s")
-    with tempfile.TemporaryDirectory() as home:
-        sqlite = persisted_rate(f"sqlite:///{home}/bench.db", n)
-    print(f"SQLite (file, WAL):             {sqlite:8.1f} lifecycles/s  ratio {sqlite / bare:.2f}")
-    name = f"accessflow_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-            pg = persisted_rate(f"{base}/{name}", n)
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    print(f"PostgreSQL (127.0.0.1):         {pg:8.1f} lifecycles/s  ratio {pg / bare:.2f}")
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    ratios = {kind: [] for kind in DATABASES}
+    with ExitStack() as stack:
+        apps = {kind: prepared_app(stack.enter_context(database_url(kind))) for kind in DATABASES}
+        for kind, app in apps.items():
+            counter = Counter(app)
+            with counter.counting():
+                lifecycle(app)
+            print(f"{kind}: {counter.statements} statements, {counter.commits} commits / lifecycle")
+        for number in range(1, rounds + 1):
+            seconds = dict.fromkeys(["bare", *apps], 0.0)
+            for _ in range(0, n, TURN):
+                seconds["bare"] += bare_seconds(TURN)
+                for kind, app in apps.items():
+                    seconds[kind] += persisted_seconds(app, TURN)
+            bare = n / seconds["bare"]
+            line = f"round {number}: bare {bare:7.1f}/s"
+            for kind in apps:
+                rate = n / seconds[kind]
+                ratios[kind].append(rate / bare)
+                line += f"  {kind} {rate:6.1f}/s ({rate / bare:.3f})"
+            print(line, flush=True)
+        for app in apps.values():
+            with app.app_context():
+                db.engine.dispose()
+    for kind, values in ratios.items():
+        print(f"{kind} / bare, min / median / max over {rounds} rounds: {spread(values)}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """The accounts people hold in applications: checked before a removal is asked, ended after it."""
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 
 from engine import audit
@@ -8,7 +10,7 @@ from engine.errors import Invalid
 from engine.models import Account, Application, RequestItem, User
 
 
-def active_accounts(user_id: str, application_id: str) -> list[Account]:
+def active_accounts(user_id: str, application_id: str) -> Sequence[Account]:
     """The accounts a user holds in an application now, oldest first."""
     return db.session.scalars(
         select(Account)
@@ -31,7 +33,7 @@ def guard_removable(person: User, application: Application) -> None:
         )
 
 
-def end_accounts(item: RequestItem, actor_id: str | None, **details) -> list[Account]:
+def end_accounts(item: RequestItem, actor_id: str | None, **details) -> Sequence[Account]:
     """End the beneficiary's active accounts in the item's application (rows are kept, never
     deleted) and record `account_removed`; none left (ended meanwhile) ends nothing."""
     accounts = active_accounts(item.beneficiary_id, item.application_id)

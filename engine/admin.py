@@ -1,5 +1,6 @@
 """What administrators look at: applications and their connectors, and the audit trail."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
@@ -15,7 +16,7 @@ def _guard_admin(user: User) -> None:
         raise NotAllowed("only administrators may do this")
 
 
-def list_applications(user: User) -> list[Application]:
+def list_applications(user: User) -> Sequence[Application]:
     _guard_admin(user)
     return db.session.scalars(select(Application).order_by(Application.name)).all()
 
@@ -36,7 +37,7 @@ def check_connection(user: User, key: str) -> dict:
 
 @dataclass
 class AuditPage:
-    events: list[AuditEvent]
+    events: Sequence[AuditEvent]
     total: int
     page: int
     per_page: int
@@ -78,6 +79,6 @@ def search_audit(
     return AuditPage(events=events, total=total, page=page, per_page=per_page)
 
 
-def audit_event_names() -> list[str]:
+def audit_event_names() -> Sequence[str]:
     """The event names present in the trail, for the search form's choices."""
     return db.session.scalars(select(AuditEvent.event).distinct().order_by(AuditEvent.event)).all()

@@ -1,11 +1,14 @@
 """Recording the audit trail: one append-only event per state change."""
 
+from contextlib import contextmanager
+
 from sqlalchemy import insert
 
 from engine.db import db, utcnow
 from engine.models import AuditEvent
 
-_INSERT = insert(AuditEvent.__table__)
+_INSERT = insert(AuditEvent.__table__)  # type: ignore[arg-type]  # a Table at run time
+_BATCH = "audit_batch"  # session.info key of the rows a batched() block collects
 
 EVENTS = (
     "submitted",
@@ -55,5 +58,26 @@ def record(
         "comment": comment,
         "details": details or None,
     }
+    batch = db.session.info.get(_BATCH)
+    if batch is not None:
+        batch.append(row)
+        return
     with db.session.no_autoflush:  # nothing pending is needed first: it is flushed at commit
         db.session.execute(_INSERT, row)
+
+
+@contextmanager
+def batched():
+    """Collect the events recorded inside into one INSERT of many rows, written on the way out
+    (in the same transaction); an exception inside drops them with the rest of the work."""
+    if db.session.info.get(_BATCH) is not None:  # an outer batch writes them
+        yield
+        return
+    rows = db.session.info[_BATCH] = []
+    try:
+        yield
+    finally:
+        db.session.info.pop(_BATCH, None)
+    if rows:
+        with db.session.no_autoflush:
+            db.session.execute(_INSERT, rows)

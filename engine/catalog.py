@@ -1,5 +1,7 @@
 """The catalog a requester browses, and cart lines added for several people at once."""
 
+from collections.abc import Sequence
+
 from sqlalchemy import or_, select
 
 from engine import accounts, cart
@@ -10,7 +12,7 @@ from engine.models import Application, CartItem, User
 from engine.models.access import ACCOUNT_MODES
 
 
-def search_applications(query: str = "") -> list[Application]:
+def search_applications(query: str = "") -> Sequence[Application]:
     """Applications open for requests whose name, key or description contains `query`."""
     statement = select(Application).where(Application.enabled.is_(True))
     text = (query or "").strip()

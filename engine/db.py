@@ -3,6 +3,7 @@
 import os
 import uuid
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
@@ -25,6 +26,12 @@ class Base(DeclarativeBase):
 # Objects stay readable after commit: the entry point's unit of work commits once and the
 # entry point then serializes the result without a reload query per attribute.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+
+# The models' base class. db.Model is built at run time, so the type checker is told it is Base.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 
 
 def new_id() -> str:

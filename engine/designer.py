@@ -1,6 +1,8 @@
 """What workflow designers do: read deployed BPMN, check a changed file, deploy it as a draft,
 and review (approve or reject) someone else's draft. Operators deploy directly from the CLI."""
 
+from collections.abc import Sequence
+
 from sqlalchemy import func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -16,7 +18,7 @@ def _guard_designer(user: User) -> None:
         raise NotAllowed("only workflow designers (groups designers or admins) may do this")
 
 
-def list_workflows(user: User) -> list[WorkflowVersion]:
+def list_workflows(user: User) -> Sequence[WorkflowVersion]:
     """The version new items start on (the newest active one) of every deployed process."""
     _guard_designer(user)
     newest = (

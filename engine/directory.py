@@ -1,6 +1,7 @@
 """The directory: looking people and applications up, and importing a directory file."""
 
 import json
+import os
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -12,7 +13,17 @@ from engine.db import db
 from engine.errors import Invalid
 from engine.models import Application, Group, User
 
-_hasher = PasswordHasher()
+# Argon2's strong defaults; ACCESSFLOW_PASSWORD_HASH=fast (the test suite sets it) picks the
+# cheapest parameters instead. Any hash verifies under either: its parameters are in the hash.
+_HASHERS = {
+    "strong": PasswordHasher(),
+    "fast": PasswordHasher(time_cost=1, memory_cost=8, parallelism=1),
+}
+
+
+def _hasher() -> PasswordHasher:
+    """The hasher the environment asks for, read on each use so a test run can set it late."""
+    return _HASHERS["fast" if os.environ.get("ACCESSFLOW_PASSWORD_HASH") == "fast" else "strong"]
 
 
 def user_by_username(username: str, field: str = "username") -> User:
@@ -31,10 +42,10 @@ def application_by_key(key: str) -> Application:
 
 def check_password(user: User | None, password: str) -> bool:
     if user is None or not user.password_hash:
-        _hasher.hash("timing-equaliser")  # same cost whether or not the user exists
+        _hasher().hash("timing-equaliser")  # same cost whether or not the user exists
         return False
     try:
-        return _hasher.verify(user.password_hash, password)
+        return _hasher().verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -45,7 +56,7 @@ def set_password(user: User, password: str) -> None:
         return
     if user.password_hash:
         user.session_version = (user.session_version or 1) + 1
-    user.password_hash = _hasher.hash(password)
+    user.password_hash = _hasher().hash(password)
 
 
 def import_directory(source: str | dict) -> dict:

@@ -1,8 +1,8 @@
-"""The directory file's shape (DESIGN.md sections 3 and 7), checked strictly before any change.
+"""The directory file's shape (docs/directory.md), checked strictly before any change.
 
 Every field has a strict type (a string "false" is not a boolean), names and keys hold no control
 characters and fit their columns, durations are ISO-8601 and capped, and names are unique within
-the file. Fields of DESIGN.md section 7 that are not built yet are type-checked and ignored.
+the file. Fields planned but not built yet are type-checked and ignored.
 """
 
 import re
@@ -36,17 +36,18 @@ class Text(fields.String):
     def __init__(self, length: int, lines: bool = False, name: bool = False, **kwargs):
         kwargs.setdefault("allow_none", not kwargs.get("required", False))
         super().__init__(**kwargs)
-        self.length, self.lines, self.name = length, lines, name
+        # not `self.name`: marshmallow sets that to the field's key when the schema binds it
+        self.length, self.lines, self.is_name = length, lines, name
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
-        if self.name:
+        if self.is_name:
             text = text.strip()
             if not text:
                 raise ValidationError("must not be empty")
         if len(text) > self.length:
             raise ValidationError(f"must be at most {self.length} characters")
-        refused = {"Cc", "Cf"} if self.name else {"Cc"}
+        refused = {"Cc", "Cf"} if self.is_name else {"Cc"}
         allowed = "\t\n\r" if self.lines else ""
         if any(unicodedata.category(c) in refused and c not in allowed for c in text):
             raise ValidationError("must not contain control characters")
@@ -119,7 +120,7 @@ class UserEntry(Schema):
     manager = Name(150)
     password = Text(1024, lines=True)
     active = Flag()
-    department = Text(200)  # not stored yet (DESIGN.md section 7)
+    department = Text(200)  # not stored yet
     title = Text(200)  # not stored yet
 
 
@@ -168,7 +169,7 @@ class ApplicationEntry(Schema):
     notification_email = Text(320)
     approval_timeout = Duration(MAX_APPROVAL_TIMEOUT_DAYS)
     enabled = Flag()
-    # Not built yet (DESIGN.md section 7): checked, then ignored.
+    # Not built yet: checked, then ignored.
     group_auto_provisioning = Flag()
     owner = Name(150)
     lanes = fields.Dict(keys=Name(100), values=Name(150, required=True))
@@ -200,7 +201,7 @@ class DirectoryFile(Schema):
 
     @validates_schema
     def _unique_within_the_file(self, data, **_kwargs):
-        errors = {}
+        errors: dict[str, dict] = {}
         for section, name_field in ENTRY_NAMES.items():
             first_seen: dict[str, int] = {}
             for index, entry in enumerate(data.get(section, [])):
@@ -237,7 +238,7 @@ def _problems(messages, raw, path=()):
             yield from _problems(value, raw, (*path, key))
             continue
         for message in value if isinstance(value, list) else [value]:
-            yield _describe((*path, key), MESSAGES.get(message, message), raw)
+            yield _describe((*path, key), MESSAGES.get(message) or message, raw)
 
 
 def _describe(path: tuple, message: str, raw: dict) -> str:

@@ -1,5 +1,7 @@
 """What admins do about provisioning: read incidents and the log, retry, resolve."""
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 
 from engine import audit, connected_apps, faults, tasks
@@ -22,7 +24,7 @@ def _app_id(key: str | None) -> str | None:
 
 def list_incidents(
     admin: User, status: str | None = "open", application: str | None = None
-) -> list[Incident]:
+) -> Sequence[Incident]:
     """Incidents, newest first; `status` None lists every one."""
     _guard_admin(admin)
     query = select(Incident).order_by(Incident.created_at.desc(), Incident.id)
@@ -97,7 +99,7 @@ def provisioning_log(
     outcome: str | None = None,
     before: int | None = None,
     limit: int = 100,
-) -> list[ProvisioningLog]:
+) -> Sequence[ProvisioningLog]:
     """Operations against targets, newest first, filtered; `before`: rows older than that id."""
     _guard_admin(admin)
     query = select(ProvisioningLog).order_by(ProvisioningLog.id.desc())
@@ -112,7 +114,7 @@ def provisioning_log(
     return db.session.scalars(query.limit(max(1, min(limit, MAX_LOG_ROWS)))).all()
 
 
-def quarantined_applications(admin: User) -> list[Application]:
+def quarantined_applications(admin: User) -> Sequence[Application]:
     _guard_admin(admin)
     return db.session.scalars(
         select(Application).where(Application.quarantined_at.is_not(None))

@@ -10,20 +10,31 @@ from engine.assignment import resolve_candidates
 from engine.bpmn import latest_version
 from engine.db import db, new_id, utcnow
 from engine.errors import Invalid, WorkflowFault
-from engine.models import HumanTask, Incident, ProcessInstance, ProvisioningJob, RequestItem
+from engine.models import (
+    HumanTask,
+    Incident,
+    ProcessInstance,
+    ProvisioningJob,
+    RequestItem,
+    WorkflowVersion,
+)
 
 # How long an approval may wait before the request expires, unless the application says.
 DEFAULT_APPROVAL_TIMEOUT = os.environ.get("ACCESSFLOW_APPROVAL_TIMEOUT", "P14D")
 TASK_KINDS = {"failed_auto_provision": "failed_provisioning"}
 
 
-def start_instance(item: RequestItem) -> tuple[ProcessInstance, WorkflowFault | None]:
-    """Start the item's process on the newest deployed version of its application's workflow.
+def start_instance(
+    item: RequestItem, version: WorkflowVersion | None = None
+) -> tuple[ProcessInstance, WorkflowFault | None]:
+    """Start the item's process on `version`, by default the newest deployed version of its
+    application's workflow (a cart passes the one it looked up once for all its items).
 
     A workflow that fails on its way to the first wait still gets its instance row, as far as
     it went, and the fault is returned for the caller to record as an incident."""
-    with db.session.no_autoflush:  # the pending item is not needed by this lookup
-        version = latest_version(item.application.workflow_key)
+    if version is None:
+        with db.session.no_autoflush:  # the pending item is not needed by this lookup
+            version = latest_version(item.application.workflow_key)
     if version is None:
         raise Invalid(f"no workflow {item.application.workflow_key!r} is deployed")
     workflow = runtime.create_workflow(version, initial_data(item))
@@ -94,7 +105,8 @@ def _sync(instance, workflow, open_tasks, open_jobs) -> None:
         ).all()
         # Unflushed, a task this operation just completed still reads "open" in the database.
         open_tasks = [row for row in rows if row.status == "open"]
-    ready = {str(t.id): t for t in runtime.ready_human_tasks(workflow)}
+    human, waiting = runtime.waits(workflow)
+    ready = {str(t.id): t for t in human}
     for row in open_tasks:
         if row.spiff_task_id not in ready:
             row.status = "cancelled"
@@ -108,7 +120,6 @@ def _sync(instance, workflow, open_tasks, open_jobs) -> None:
         kinds.append(kind)
         if task_id not in known:
             _create_task_row(instance, item, task, kind, runtime.next_timer_at(workflow))
-    waiting = runtime.waiting_service_tasks(workflow)
     if waiting:
         _queue_jobs(instance, item, workflow, waiting, open_jobs)
     _set_item_status(item, workflow, kinds, bool(waiting))

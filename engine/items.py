@@ -1,5 +1,7 @@
 """Reading requests and items, and cancelling an item, each checked against the caller."""
 
+from collections.abc import Sequence
+
 from sqlalchemy import or_, select
 
 from engine import audit, instances, runtime
@@ -46,13 +48,13 @@ def get_item(user: User, item_id: str) -> RequestItem:
     return item
 
 
-def item_history(item: RequestItem) -> list[AuditEvent]:
+def item_history(item: RequestItem) -> Sequence[AuditEvent]:
     return db.session.scalars(
         select(AuditEvent).where(AuditEvent.item_id == item.id).order_by(AuditEvent.id)
     ).all()
 
 
-def list_requests(user: User) -> list[AccessRequest]:
+def list_requests(user: User) -> Sequence[AccessRequest]:
     """The caller's own requests, newest first."""
     return db.session.scalars(
         select(AccessRequest)

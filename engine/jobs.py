@@ -109,7 +109,8 @@ def _claim(worker_id: str, limit: int, lease_seconds: float) -> list[str]:
     if db.engine.dialect.name == "postgresql":
         query = query.with_for_update(of=job, skip_locked=True)
     rows = db.session.execute(query).all()
-    picked, instances = [], set()
+    picked: list[str] = []
+    instances: set[str] = set()
     for job_id, instance_id in rows:
         if instance_id not in instances and len(picked) < limit:
             picked.append(job_id)

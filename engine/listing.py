@@ -8,11 +8,11 @@ from datetime import datetime
 
 from sqlalchemy import and_, or_, select
 
+from engine import inbox
 from engine.db import db
 from engine.errors import Invalid
-from engine.models import AccessRequest, Application, HumanTask, RequestItem, User
+from engine.models import AccessRequest, Application, RequestItem, User
 from engine.models.access import STATUSES
-from engine.tasks import inbox_query
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -29,11 +29,20 @@ class Page:
 
 def paginate(query, columns, limit=DEFAULT_LIMIT, cursor=None, descending=False) -> Page:
     """Order `query` by `columns` (unique together) and return the page after `cursor`."""
-    limit = max(1, min(int(limit or DEFAULT_LIMIT), MAX_LIMIT))
+    limit = _limit(limit)
     if cursor:
         query = query.where(_after(columns, decode_cursor(cursor, columns), descending))
     order = [c.desc() if descending else c.asc() for c in columns]
     rows = db.session.scalars(query.order_by(*order).limit(limit + 1)).unique().all()
+    return _page(rows, columns, limit)
+
+
+def _limit(limit) -> int:
+    return max(1, min(int(limit or DEFAULT_LIMIT), MAX_LIMIT))
+
+
+def _page(rows: list, columns, limit: int) -> Page:
+    """The first `limit` of `rows` (read one further to know whether a next page exists)."""
     if len(rows) <= limit:
         return Page(rows, None)
     rows = rows[:limit]
@@ -41,12 +50,19 @@ def paginate(query, columns, limit=DEFAULT_LIMIT, cursor=None, descending=False)
 
 
 def _after(columns, values, descending):
-    """(a, b) > (x, y) spelled out, since not every database compares row values."""
+    """(a, b) > (x, y) spelled out, since not every database compares row values; the bound on
+    the first column alone lets an index on the columns start at the cursor."""
+    first = columns[0]
+    bound = first <= values[0] if descending else first >= values[0]
+    return and_(bound, _beyond(columns, values, descending))
+
+
+def _beyond(columns, values, descending):
     first, rest = columns[0], columns[1:]
     beyond = first < values[0] if descending else first > values[0]
     if not rest:
         return beyond
-    return or_(beyond, and_(first == values[0], _after(rest, values[1:], descending)))
+    return or_(beyond, and_(first == values[0], _beyond(rest, values[1:], descending)))
 
 
 def encode_cursor(values: list) -> str:
@@ -101,8 +117,19 @@ def items_page(user: User, status=None, limit=DEFAULT_LIMIT, cursor=None) -> Pag
 
 
 def inbox_page(user: User, scope="all", limit=DEFAULT_LIMIT, cursor=None) -> Page:
-    """Open tasks the caller may act on, oldest first; scope: all | claimable | mine."""
-    if scope not in INBOX_SCOPES:
-        raise Invalid(f"scope must be one of {', '.join(INBOX_SCOPES)}", field="scope")
-    columns = [HumanTask.created_at, HumanTask.id]
-    return paginate(inbox_query(user, scope), columns, limit, cursor)
+    """Open tasks the caller may act on, oldest first; scope: one of inbox.VIEWS (the API
+    offers all | claimable | mine)."""
+    if scope not in inbox.VIEWS:
+        raise Invalid(f"scope must be one of {', '.join(inbox.VIEWS)}", field="scope")
+    limit, columns = _limit(limit), list(inbox.ORDER)
+    after = _after(columns, decode_cursor(cursor, columns), False) if cursor else None
+    query = inbox.page_query(user, scope, after, limit + 1)
+    rows = [] if query is None else db.session.scalars(query).unique().all()
+    return _page(rows, columns, limit)
+
+
+def inbox_count(user: User, scope="all", cap: int | None = None) -> int:
+    """How many tasks the inbox holds, up to cap + 1 (inbox.COUNT_CAP by default): more than
+    `cap` reads as "cap+"."""
+    query = inbox.count_query(user, scope, cap or inbox.COUNT_CAP)
+    return 0 if query is None else db.session.scalar(query)

@@ -176,6 +176,18 @@ def waiting_service_tasks(workflow: BpmnWorkflow) -> list:
     ]
 
 
+def waits(workflow: BpmnWorkflow) -> tuple[list, list]:
+    """(ready human tasks, service tasks waiting on a worker), in one walk of the task tree."""
+    human, service = [], []
+    for task in workflow.get_tasks(state=TaskState.READY | TaskState.STARTED):
+        if task.state == TaskState.READY:
+            if task.task_spec.manual:
+                human.append(task)
+        elif isinstance(task.task_spec, DeferredServiceTask):
+            service.append(task)
+    return human, service
+
+
 def ended_rejected(workflow: BpmnWorkflow) -> str | None:
     """The name of the 'reject' end event a finished instance reached, or None if it reached none.
 

@@ -1,5 +1,7 @@
 """What people do with human tasks: see their inbox, claim, release, complete."""
 
+from collections.abc import Sequence
+
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
@@ -36,7 +38,7 @@ def inbox_query(user: User, scope: str = "all"):
     return query
 
 
-def list_inbox(user: User, scope: str = "all") -> list[HumanTask]:
+def list_inbox(user: User, scope: str = "all") -> Sequence[HumanTask]:
     return db.session.scalars(
         inbox_query(user, scope).order_by(HumanTask.created_at, HumanTask.id)
     ).all()

@@ -1,12 +1,14 @@
 """What a person following an item sees besides its audit trail: its tasks and workflow version."""
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 
 from engine.db import db
 from engine.models import Group, HumanTask, ProcessInstance, RequestItem, User, WorkflowVersion
 
 
-def item_tasks(item: RequestItem) -> list[HumanTask]:
+def item_tasks(item: RequestItem) -> Sequence[HumanTask]:
     """Every task the item's process created, oldest first."""
     return db.session.scalars(
         select(HumanTask)

@@ -1,21 +1,27 @@
-"""Fixtures: a small directory on a fresh database, SQLite and PostgreSQL alike."""
+"""Fixtures: a small directory on a fresh database, SQLite and PostgreSQL alike.
+
+The schema, the shipped workflows and the directory are built once per session per database
+kind; each test gets its own copy (tests/databases.py). Tests are marked for the slow tiers here
+too, from the fixtures they use (see pyproject.toml).
+"""
 
 import os
-import uuid
+import shutil
 
-import psycopg
 import pytest
 
-from api.app import create_app, deploy_shipped_workflows
+from api.app import create_app
+from engine import runtime
 from engine.db import db
-from engine.directory import import_directory, user_by_username
-from engine.unit_of_work import unit_of_work
+from engine.directory import user_by_username
+from tests import databases
+from tests.databases import PG_ADMIN_URL  # noqa: F401  (other test modules import it from here)
 
 # One connector-secret key for the test process and the CLI, servers and workers it starts.
 TEST_ENCRYPTION_KEY = "l4pZ0mM6d1lQ1n2PZk3p1r3c8Yq8m3r1V0Jx3hYpG2s="
 os.environ.setdefault("ACCESSFLOW_ENCRYPTION_KEY", TEST_ENCRYPTION_KEY)
-
-PG_ADMIN_URL = os.environ.get("ACCESSFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+# The cheapest argon2 parameters, here and in every process the tests start (production: strong).
+os.environ["ACCESSFLOW_PASSWORD_HASH"] = "fast"
 
 DIRECTORY = {
     "users": [
@@ -78,53 +84,54 @@ DIRECTORY = {
 
 def _postgres_database():
     """A throwaway PostgreSQL database for this test session, or None when there is no server."""
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        if os.environ.get("CI") == "true":
-            raise  # in CI a missing PostgreSQL is a failure, not a skip
+    admin = databases.admin_connection()
+    if admin is None:
         return None, None
-    name = f"accessflow_test_{uuid.uuid4().hex[:10]}"
+    name = databases.new_database_name()
     admin.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    return admin, (name, f"{base}/{name}")
+    return admin, (name, databases.postgres_url(name))
 
 
 @pytest.fixture(scope="session")
-def postgres_url():
-    admin, created = _postgres_database()
+def sqlite_template(tmp_path_factory):
+    """A folder holding the prepared SQLite file; each test copies it."""
+    folder = tmp_path_factory.mktemp("template")
+    databases.build(f"sqlite:///{folder / 'accessflow.db'}", DIRECTORY)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def postgres_copies():
+    """The prepared PostgreSQL template and the working database each test starts from."""
+    admin = databases.admin_connection()
     if admin is None:
         pytest.skip("no PostgreSQL at 127.0.0.1:5432")
-    name, url = created
-    yield url
-    from sqlalchemy.pool import NullPool  # noqa: F401  (pools are disposed by the app fixture)
-
-    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    copies = databases.PostgresCopies(admin, DIRECTORY)
+    yield copies
+    copies.close()
     admin.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'accessflow.db'}"
-    return request.getfixturevalue("postgres_url")
+    """A database of this test's own, with the schema, workflows and directory in it."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("postgres_copies").fresh()
+    for path in request.getfixturevalue("sqlite_template").glob("accessflow.db*"):
+        shutil.copy(path, tmp_path / path.name)
+    return f"sqlite:///{tmp_path / 'accessflow.db'}"
 
 
 @pytest.fixture
 def app(database_url):
-    """A fresh schema with the shipped workflows deployed and the small directory loaded."""
+    """An app on this test's own database: shipped workflows deployed, small directory loaded."""
+    runtime._live.clear()  # instance ids are new per test; no workflow from another test lingers
     application = create_app(
         {"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True, "SECRET_KEY": "test-secret"}
     )
     with application.app_context():
-        db.drop_all()
-        db.create_all()
-        deploy_shipped_workflows()
-        with unit_of_work():
-            import_directory(DIRECTORY)
         yield application
         db.session.remove()
-        db.drop_all()
         db.engine.dispose()
 
 
@@ -137,3 +144,35 @@ def people(app):
             return user_by_username(name)
 
     return People()
+
+
+# ---- tiers: `pytest -m "not browser and not processes and not postgresql"` is the fast one
+
+TIER_FIXTURES = {
+    "browser": {"chromium", "seeded_database"},
+    "processes": {
+        "served_sqlite",
+        "served_postgres",
+        "scim_server_process",
+        "limited_scim_server",
+        "seeded_database",
+    },
+    "postgresql": {"postgres_copies", "served_postgres", "fresh_postgres"},
+}
+POSTGRESQL_PARAMS = {"postgresql", "postgres"}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark each test by what it uses, so nobody has to mark hundreds of tests by hand."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        for marker, fixtures in TIER_FIXTURES.items():
+            if used & fixtures:
+                item.add_marker(marker)
+        if params.get("database_url") in POSTGRESQL_PARAMS or params.get("served") in (
+            POSTGRESQL_PARAMS
+        ):
+            item.add_marker("postgresql")
+        if params.get("served") is not None:
+            item.add_marker("processes")

@@ -1,4 +1,4 @@
-"""The command line as an operator uses it: init, import, token, deploy (DESIGN.md section 3)."""
+"""The command line as an operator uses it: init, import, token, deploy."""
 
 import json
 import os
@@ -36,6 +36,7 @@ def run(tmp_path):
     return run
 
 
+@pytest.mark.processes
 def test_operator_sets_up_a_database_and_gets_a_token(run, tmp_path):
     assert run("init").returncode == 0
     directory = tmp_path / "directory.json"
@@ -50,12 +51,14 @@ def test_operator_sets_up_a_database_and_gets_a_token(run, tmp_path):
     assert run("token", "alice").stdout != token.stdout  # a new token each time
 
 
+@pytest.mark.processes
 def test_token_for_an_unknown_user_fails(run):
     run("init")
     result = run("token", "nobody")
     assert result.returncode != 0 and result.stdout == "" and "nobody" in result.stderr
 
 
+@pytest.mark.processes
 def test_a_broken_directory_file_is_refused_by_name(run, tmp_path):
     run("init")
     broken = tmp_path / "broken.json"
@@ -64,6 +67,7 @@ def test_a_broken_directory_file_is_refused_by_name(run, tmp_path):
     assert result.returncode != 0 and "ghost" in result.stderr
 
 
+@pytest.mark.processes
 def test_deploy_refuses_an_unsafe_file_and_names_the_element(run, tmp_path):
     run("init")
     unsafe = tmp_path / "unsafe.bpmn"
@@ -76,6 +80,7 @@ def test_deploy_refuses_an_unsafe_file_and_names_the_element(run, tmp_path):
     assert deployed.returncode == 0 and "version 2" in deployed.stdout
 
 
+@pytest.mark.processes
 def test_cli_deploy_is_active_at_once(run, tmp_path):
     assert run("init").returncode == 0
     changed = tmp_path / "changed.bpmn"

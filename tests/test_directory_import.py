@@ -184,6 +184,15 @@ def test_control_characters_in_names_and_keys_are_refused(app, change, named):
     assert _import_with(change) == named
 
 
+def test_a_display_name_keeps_its_joiners_and_spaces_a_username_may_not_have_them(app, people):
+    # A zero-width joiner is how some scripts and emoji are written: fine in a display name.
+    import_directory({"users": [{"username": "kim", "display_name": " Kim क्‍ "}]})
+    assert people["kim"].display_name == " Kim क्‍ "
+    assert "must not contain control characters" in _import_with(
+        lambda d: d["users"].append({"username": "k‍im"})
+    )
+
+
 @pytest.mark.parametrize(
     ("change", "named"),
     [

@@ -405,6 +405,7 @@ def test_a_bug_recording_one_result_spares_the_batch_and_retry_links_the_account
     assert incident.status == "resolved"
 
 
+@pytest.mark.processes
 def test_a_real_worker_process_survives_a_broken_instance(app, people, database_url, tmp_path):
     broken, healthy = _two_due_items(people)
     db.session.remove()

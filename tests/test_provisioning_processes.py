@@ -30,6 +30,7 @@ from tests.scim_server import SCIM_TOKEN, ScimServerProcess, free_port
 ACCESSFLOW = str(Path(sys.executable).with_name("accessflow"))
 scim_server_process = server_plugin.scim_server_process
 scim_server = server_plugin.scim_server
+pytestmark = pytest.mark.processes  # every test runs the CLI and worker processes
 
 
 class Deployment:

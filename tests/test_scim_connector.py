@@ -408,6 +408,7 @@ def test_missing_mandatory_attribute_names_it_and_makes_no_http_call(
     assert server_users(scim_server) == []
 
 
+@pytest.mark.processes
 def test_target_down_then_up_again():
     """Stopped server -> retryable error; restarted on the same port -> works again."""
     with ScimServerProcess() as server:

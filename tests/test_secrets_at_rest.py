@@ -137,6 +137,7 @@ def test_an_existing_world_readable_sqlite_file_is_tightened(tmp_path):
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
 
 
+@pytest.mark.processes
 def test_an_operator_rotates_the_key_from_the_command_line(tmp_path):
     env = {
         **os.environ,

@@ -22,7 +22,7 @@ from api.request_body import field_with_nul
 from engine.authentication import session_user
 from engine.cart import list_cart
 from engine.errors import DomainError, Invalid
-from engine.tasks import list_inbox
+from engine.listing import inbox_count
 from ui import csrf
 from ui.errors import render_error
 
@@ -106,8 +106,17 @@ def _template_globals():
         return {"current_user": None}
     return {
         "current_user": user,
-        "nav_counts": lambda: {"cart": len(list_cart(user)), "inbox": len(list_inbox(user))},
+        "nav_counts": lambda: {"cart": len(list_cart(user)), "inbox": inbox_total(user)},
     }
+
+
+def inbox_total(user, view: str = "all") -> int:
+    """The capped count of an inbox view, counted once per request (the menu and the inbox
+    page both show it)."""
+    counted = g.setdefault("inbox_counts", {})
+    if view not in counted:
+        counted[view] = inbox_count(user, view)
+    return counted[view]
 
 
 def login_required(view):

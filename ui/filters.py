@@ -1,5 +1,6 @@
 """How domain values read on the pages: people, times, statuses, audit events."""
 
+from engine import inbox
 from ui.blueprint import bp
 
 STATUS_LABELS = {
@@ -65,3 +66,11 @@ def event_label(event: str) -> str:
 @bp.app_template_filter("mode_label")
 def mode_label(mode: str) -> str:
     return MODE_LABELS.get(mode, mode)
+
+
+@bp.app_template_filter("capped_count")
+def capped_count(count: int | None) -> str:
+    """A count the inbox stopped at its cap reads "1,000+" rather than a number it never read."""
+    if not count:
+        return ""
+    return f"{inbox.COUNT_CAP:,}+" if count > inbox.COUNT_CAP else f"{count:,}"

@@ -1,4 +1,4 @@
-"""REST API blueprints under /api/v1 (DESIGN.md section 4) and their OpenAPI document."""
+"""REST API blueprints under /api/v1 and their OpenAPI document (docs/api.md)."""
 
 import http
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from engine.db import db, new_id, utcnow
+from engine.db import Model, new_id, utcnow
 from engine.models.directory import Application, User
 
 STATUSES = (
@@ -20,7 +20,7 @@ STATUSES = (
 ACCOUNT_MODES = ("create", "update", "remove")
 
 
-class CartItem(db.Model):
+class CartItem(Model):
     __tablename__ = "cart_items"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -35,7 +35,7 @@ class CartItem(db.Model):
     beneficiary: Mapped[User] = relationship(foreign_keys=[beneficiary_id], lazy="joined")
 
 
-class AccessRequest(db.Model):
+class AccessRequest(Model):
     """One submitted cart. The idempotency key makes a retried submit return the first answer."""
 
     __tablename__ = "access_requests"
@@ -52,7 +52,7 @@ class AccessRequest(db.Model):
     )
 
 
-class RequestItem(db.Model):
+class RequestItem(Model):
     """One application for one beneficiary; runs its own process instance."""
 
     __tablename__ = "request_items"

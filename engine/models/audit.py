@@ -5,11 +5,11 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from engine.db import db, utcnow
+from engine.db import Model, utcnow
 from engine.models.directory import User
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """Never updated or deleted; never holds a secret."""
 
     __tablename__ = "audit_events"

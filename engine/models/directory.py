@@ -6,7 +6,7 @@ from sqlalchemy import JSON, Column, ForeignKey, String, Table, Text, UniqueCons
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from engine import encryption
-from engine.db import db, new_id, utcnow
+from engine.db import Model, db, new_id, utcnow
 from engine.encryption import SECRET_SETTINGS
 
 ADMINS_GROUP = "admins"
@@ -20,7 +20,7 @@ group_members = Table(
 )
 
 
-class User(db.Model):
+class User(Model):
     __tablename__ = "users"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -64,7 +64,7 @@ class User(db.Model):
         }
 
 
-class Group(db.Model):
+class Group(Model):
     __tablename__ = "groups"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -72,7 +72,7 @@ class Group(db.Model):
     members: Mapped[list[User]] = relationship(secondary=group_members, back_populates="groups")
 
 
-class Application(db.Model):
+class Application(Model):
     __tablename__ = "applications"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -108,7 +108,7 @@ class Application(db.Model):
         }
 
 
-class Account(db.Model):
+class Account(Model):
     """An account a user holds in an application; ended, never deleted, so history stays."""
 
     __tablename__ = "accounts"
@@ -124,7 +124,7 @@ class Account(db.Model):
     ended_at: Mapped[datetime | None] = mapped_column()
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A bearer token; only its SHA-256 is stored, so a database leak reveals no token."""
 
     __tablename__ = "api_tokens"

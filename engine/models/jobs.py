@@ -1,15 +1,19 @@
 """Work a worker does outside any web request: calls to target systems."""
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from engine.db import db, new_id, utcnow
+from engine.db import Model, new_id, utcnow
 from engine.models.access import RequestItem
 
+if TYPE_CHECKING:
+    from engine.models.workflow import ProcessInstance
 
-class ProvisioningJob(db.Model):
+
+class ProvisioningJob(Model):
     """Written in the same transaction as the workflow step that needs it; leased by a worker."""
 
     __tablename__ = "provisioning_jobs"
@@ -45,4 +49,4 @@ class ProvisioningJob(db.Model):
 
     item: Mapped[RequestItem] = relationship()
     # Declared so the unit of work inserts the instance before a job queued in the same flush.
-    instance: Mapped["ProcessInstance"] = relationship(lazy="raise")  # noqa: F821
+    instance: Mapped["ProcessInstance"] = relationship(lazy="raise")

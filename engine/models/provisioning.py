@@ -5,14 +5,14 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from engine.db import db, new_id, utcnow
+from engine.db import Model, new_id, utcnow
 from engine.models.directory import Application, User
 
 LOG_OUTCOMES = ("created", "linked", "updated", "removed", "retrying", "failed", "abandoned")
 INCIDENT_KINDS = ("provisioning_failed", "quarantine", "workflow_failed")
 
 
-class ProvisioningLog(db.Model):
+class ProvisioningLog(Model):
     """One call to a target system, as an admin reads it; never holds a token or password."""
 
     __tablename__ = "provisioning_log"
@@ -37,7 +37,7 @@ class ProvisioningLog(db.Model):
     user: Mapped[User | None] = relationship(lazy="joined")
 
 
-class Incident(db.Model):
+class Incident(Model):
     """Something provisioning could not do by itself; open until a person retries or resolves."""
 
     __tablename__ = "incidents"

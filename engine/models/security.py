@@ -5,10 +5,10 @@ from datetime import datetime
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.db import db
+from engine.db import Model
 
 
-class LoginFailure(db.Model):
+class LoginFailure(Model):
     """Sign-in attempts counted for one account name or one client address in a time window."""
 
     __tablename__ = "login_failures"

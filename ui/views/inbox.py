@@ -3,10 +3,11 @@
 from flask import flash, g, redirect, render_template, request, url_for
 
 from engine.errors import DomainError
-from engine.tasks import claim_task, complete_task, get_task, list_inbox, release_task
+from engine.listing import inbox_page as tasks_page
+from engine.tasks import claim_task, complete_task, get_task, release_task
 from engine.tracking import names_for
 from engine.unit_of_work import unit_of_work
-from ui.blueprint import bp, login_required
+from ui.blueprint import bp, inbox_total, login_required
 from ui.errors import form_page
 from ui.views.requests import timeline
 
@@ -17,29 +18,31 @@ TABS = {
     "claimed": "Claimed by me",
 }
 
-
-def _tab_tasks(tab: str):
-    if tab == "claimed":
-        return list_inbox(g.user, "mine")
-    tasks = list_inbox(g.user, "all")
-    if tab == "assigned":
-        return [t for t in tasks if t.candidate_user_id == g.user.id]
-    if tab == "groups":
-        mine = {group.id for group in g.user.groups}
-        return [t for t in tasks if t.candidate_group_id in mine]
-    return tasks
+VIEWS = {"all": "all", "assigned": "assigned", "groups": "groups", "claimed": "mine"}
+PAGE_SIZE = 50
 
 
 def inbox_page(**_):
+    """One page of the tab's tasks (keyset: `after` is the cursor of the previous page's end)
+    and how many the tab holds, counted no further than the inbox's cap."""
     tab = request.args.get("tab", "all")
     tab = tab if tab in TABS else "all"
-    tasks = _tab_tasks(tab)
+    page = tasks_page(g.user, VIEWS[tab], PAGE_SIZE, request.args.get("after") or None)
+    tasks = page.rows
     users, groups = names_for(
         [t.candidate_user_id for t in tasks] + [t.claimed_by_id for t in tasks],
         [t.candidate_group_id for t in tasks],
     )
     return render_template(
-        "inbox.html", tab=tab, tabs=TABS, tasks=tasks, users=users, groups=groups
+        "inbox.html",
+        tab=tab,
+        tabs=TABS,
+        tasks=tasks,
+        users=users,
+        groups=groups,
+        next_page=page.next,
+        paged=bool(request.args.get("after")),
+        total=inbox_total(g.user, VIEWS[tab]),
     )
 
 

@@ -1,0 +1,64 @@
+"""The inbox as ordered index reads: one equality branch per way a task reaches a person.
+
+A task waits on one user or one group, so "my tasks" is the caller's own branch plus one branch
+per group, each read from an index on (status, candidate, created_at, id) in page order and
+merged (UNION ALL): a page reads only the rows it shows, however many tasks are open.
+"""
+
+from sqlalchemy import func, or_, select, union_all
+
+from engine.models import HumanTask, User
+
+ORDER = (HumanTask.created_at, HumanTask.id)
+# all | claimable (unclaimed or mine) | mine (claimed by me) | assigned (to me by name) | groups
+VIEWS = ("all", "claimable", "mine", "assigned", "groups")
+COUNT_CAP = 1000
+
+
+def branches(user: User, view: str = "all") -> list:
+    """SELECTs of (id, created_at) of the open tasks `user` may act on in `view`, one per index
+    equality; empty when the view holds nothing for them."""
+    base = select(HumanTask.id, HumanTask.created_at).where(HumanTask.status == "open")
+    if view == "mine":
+        return [base.where(HumanTask.claimed_by_id == user.id)]
+    # Nobody acts on their own item, admins included, so it never shows in their inbox.
+    base = base.where(HumanTask.requester_id != user.id, HumanTask.beneficiary_id != user.id)
+    if view == "claimable":
+        base = base.where(
+            or_(HumanTask.claimed_by_id.is_(None), HumanTask.claimed_by_id == user.id)
+        )
+    if user.is_admin and view in ("all", "claimable"):
+        return [base]  # admins may act on every task
+    found = []
+    if view in ("all", "claimable", "assigned"):
+        found.append(base.where(HumanTask.candidate_user_id == user.id))
+    if view in ("all", "claimable", "groups"):
+        found += [base.where(HumanTask.candidate_group_id == g.id) for g in user.groups]
+    return found
+
+
+def page_query(user: User, view: str, after, limit: int):
+    """The tasks of one page in (created_at, id) order: each branch ordered and cut at `limit`
+    on its own (after the cursor condition `after`, if any), then merged and cut again."""
+    parts = [
+        select(_ordered(branch, after).limit(limit).subquery()) for branch in branches(user, view)
+    ]
+    if not parts:
+        return None
+    merged = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+    return select(HumanTask).join(merged, HumanTask.id == merged.c.id).order_by(*ORDER).limit(limit)
+
+
+def count_query(user: User, view: str, cap: int):
+    """How many tasks `view` holds, counting at most cap + 1 (read as "more than cap")."""
+    parts = [select(_ordered(branch).limit(cap + 1).subquery()) for branch in branches(user, view)]
+    if not parts:
+        return None
+    merged = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+    return select(func.count()).select_from(select(merged.c.id).limit(cap + 1).subquery())
+
+
+def _ordered(branch, after=None):
+    if after is not None:
+        branch = branch.where(after)
+    return branch.order_by(*ORDER)

@@ -1,0 +1,60 @@
+"""The inbox page reads one page at a time and counts no further than its cap."""
+
+import re
+
+import pytest
+from flask import g
+
+import engine.inbox
+import ui.views.inbox
+from engine.directory import import_directory
+from tests.flow import submit
+
+
+@pytest.fixture
+def mark_signed_in(app, people, monkeypatch):
+    """Mark, manager of everyone, with five approvals waiting; pages of 2, a count cap of 3."""
+    monkeypatch.setattr(ui.views.inbox, "PAGE_SIZE", 2)
+    monkeypatch.setattr(engine.inbox, "COUNT_CAP", 3)
+    submit(
+        people["alice"],
+        ("crm", "bob"),
+        ("wiki", "bob"),
+        ("crm", "stan"),
+        ("wiki", "stan"),
+        ("crm", "gina"),
+    )
+    import_directory({"users": [{"username": "mark", "password": "mark-pw"}]})
+    client = app.test_client()
+    token = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/login").text)
+    answer = client.post(
+        "/login", data={"username": "mark", "password": "mark-pw", "csrf_token": token.group(1)}
+    )
+    assert answer.status_code == 302
+    g.pop("csrf_token", None)
+    return client
+
+
+def task_links(page) -> list[str]:
+    return re.findall(r'href="/tasks/([0-9a-f-]{36})"', page.text)
+
+
+def test_a_manager_walks_the_inbox_page_by_page_and_sees_a_capped_count(mark_signed_in):
+    seen, path, first = [], "/inbox", None
+    while path:
+        page = mark_signed_in.get(path)
+        assert page.status_code == 200
+        first = first or page
+        seen.append(task_links(page))
+        following = re.search(r'href="(/inbox\?after=[^"]+)"', page.text)
+        path = following.group(1).replace("&amp;", "&") if following else None
+    assert [len(ids) for ids in seen] == [2, 2, 1]
+    assert len(set(sum(seen, []))) == 5
+    assert "3+ tasks in this tab" in first.text  # counted no further than the cap
+    assert '<span class="count" aria-label="(3+)">3+</span>' in first.text
+
+
+def test_an_empty_tab_shows_no_count_and_no_pager(mark_signed_in):
+    page = mark_signed_in.get("/inbox?tab=claimed")
+    assert task_links(page) == []
+    assert "tasks in this tab" not in page.text and "Next page" not in page.text
