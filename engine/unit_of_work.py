@@ -114,7 +114,7 @@ def savepoint() -> Iterator[None]:
     session.flush()  # what the unit did before: outside the savepoint
     connection = session.connection()
     dbapi = connection.connection.dbapi_connection
-    if connection.dialect.name == "sqlite" and not dbapi.in_transaction:
+    if connection.dialect.name == "sqlite" and dbapi is not None and not dbapi.in_transaction:
         # pysqlite begins lazily, at the first write: a SAVEPOINT that started the transaction
         # would be released as a COMMIT, ahead of the unit.
         connection.exec_driver_sql("BEGIN")
