@@ -68,18 +68,13 @@ def test_after_commit_hooks_run_only_once_the_unit_commits(people):
     assert ran == [1]
 
 
-def test_two_threads_deciding_one_task_on_postgresql_one_wins_one_conflicts(postgres_url):
-    from api.app import create_app, deploy_shipped_workflows
-    from engine.directory import import_directory, user_by_username
-    from tests.conftest import DIRECTORY
+def test_two_threads_deciding_one_task_on_postgresql_one_wins_one_conflicts(postgres_copies):
+    from api.app import create_app
+    from engine.directory import user_by_username
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": postgres_url, "TESTING": True})
+    # A fresh copy of the prepared database: schema, shipped workflows and the small directory.
+    app = create_app({"SQLALCHEMY_DATABASE_URI": postgres_copies.fresh(), "TESTING": True})
     with app.app_context():
-        db.drop_all()
-        db.create_all()
-        deploy_shipped_workflows()
-        with unit_of_work():
-            import_directory(DIRECTORY)
         item = submit(user_by_username("alice"), ("crm", "alice")).items[0]
         task_id = open_task(item).id
         db.session.remove()
