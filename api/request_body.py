@@ -11,6 +11,8 @@ from werkzeug.wsgi import LimitedStream, get_input_stream
 
 from engine.errors import Invalid
 
+DRAIN_BYTES = 512 * 1024  # past the limit, at most this much more is read and thrown away
+
 
 class _MaxLengthStream(LimitedStream):
     """Werkzeug's stream limited to MAX_CONTENT_LENGTH, except that reading it whole refuses a
@@ -24,8 +26,16 @@ class _MaxLengthStream(LimitedStream):
     def readall(self) -> bytes:
         data = super().readall()
         if self.is_exhausted and self._source.read(1):
+            self._drain()
             raise RequestEntityTooLarge()
         return data
+
+    def _drain(self) -> None:
+        """Read a bounded rest of the refused body: a server that closes with unread data sends
+        a reset, and the client may then never see the 413."""
+        left = DRAIN_BYTES
+        while left > 0 and (chunk := self._source.read(min(left, 64 * 1024))):
+            left -= len(chunk)
 
 
 class BoundedRequest(Request):
