@@ -219,10 +219,13 @@ def test_a_killed_workers_job_is_finished_by_another_with_exactly_one_account(de
 
 
 def test_two_workers_on_postgresql_never_run_a_job_twice(deploy, scim_server, fresh_postgres):
-    with FaultProxy(scim_server, delay=0.02) as proxy:
+    # Each thread takes one job at a time and each call takes 0.2 s: one worker alone would need
+    # seconds for the 24 jobs, so both get work whichever polls first; the point of the test is
+    # that no job runs twice while they race.
+    with FaultProxy(scim_server, delay=0.2) as proxy:
         site = deploy(fresh_postgres, connector={"base_url": proxy.base_url}, extra_users=24)
         for worker_id in ("w1", "w2"):
-            site.start_worker(worker_id, "--threads", "2")
+            site.start_worker(worker_id, "--threads", "2", "--batch", "1")
         names = [f"user{n:02d}" for n in range(24)]
         ids = site.approve(*names)
 
