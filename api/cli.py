@@ -8,6 +8,7 @@ import sys
 from functools import wraps
 
 import click
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from engine.errors import DomainError
 from engine.unit_of_work import unit_of_work
@@ -20,7 +21,8 @@ def _app():
 
 
 def reports_domain_errors(command):
-    """Turn a DomainError raised by the command into a message on stderr and exit code 2."""
+    """Turn a DomainError raised by the command into a message on stderr and exit code 2; so
+    too a database that has no accessflow schema yet (an operator who skipped `init`)."""
 
     @wraps(command)
     def wrapper(*args, **kwargs):
@@ -29,8 +31,19 @@ def reports_domain_errors(command):
         except DomainError as err:
             click.echo(f"error: {err.detail}", err=True)
             sys.exit(2)
+        except (OperationalError, ProgrammingError) as err:
+            if not _missing_table(err):
+                raise
+            click.echo("error: the database has no accessflow tables yet: run init", err=True)
+            sys.exit(2)
 
     return wrapper
+
+
+def _missing_table(err: Exception) -> bool:
+    """SQLite says "no such table", PostgreSQL "relation ... does not exist"."""
+    text = str(getattr(err, "orig", err))
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
 
 
 @click.group()

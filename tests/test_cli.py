@@ -52,6 +52,13 @@ def test_operator_sets_up_a_database_and_gets_a_token(run, tmp_path):
 
 
 @pytest.mark.processes
+def test_a_command_before_init_says_to_run_init_not_a_traceback(run):
+    result = run("token", "alice")
+    assert result.returncode == 2 and result.stdout == ""
+    assert "run init" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.processes
 def test_token_for_an_unknown_user_fails(run):
     run("init")
     result = run("token", "nobody")
