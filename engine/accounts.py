@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 
 from engine import audit
-from engine.db import db, utcnow
+from engine.db import db, new_id, utcnow
 from engine.errors import Invalid
 from engine.models import Account, Application, RequestItem, User
 
@@ -24,6 +24,45 @@ def active_accounts(user_id: str, application_id: str) -> Sequence[Account]:
     ).all()
 
 
+def accounts_to_remove(item: RequestItem) -> Sequence[Account]:
+    """The account the item names (when the person holds several), else all they hold."""
+    held = active_accounts(item.beneficiary_id, item.application_id)
+    if item.account_id is not None:
+        chosen = [a for a in held if a.id == item.account_id]
+        return chosen or held
+    return held
+
+
+def record_account(
+    item: RequestItem, external_id: str, origin: str, actor_id: str | None = None
+) -> Account:
+    """The account the item made (provisioned), found (linked) or a fulfiller typed (recorded);
+    one already on record for that person, app and id is reused, never recorded twice."""
+    account = None
+    if origin != "provisioned":  # a freshly created target account cannot be on record yet
+        account = db.session.scalar(
+            select(Account).where(
+                Account.user_id == item.beneficiary_id,
+                Account.application_id == item.application_id,
+                Account.external_id == external_id,
+                Account.ended_at.is_(None),
+            )
+        )
+    if account is None:
+        account = Account(
+            id=new_id(),
+            user_id=item.beneficiary_id,
+            application_id=item.application_id,
+            external_id=external_id,
+            created_by_id=actor_id,
+            request_item_id=item.id,
+            origin=origin,
+        )
+        db.session.add(account)
+    item.account_id = account.id
+    return account
+
+
 def guard_removable(person: User, application: Application) -> None:
     """A removal is only asked for someone who holds an account in the application."""
     if not active_accounts(person.id, application.id):
@@ -36,10 +75,13 @@ def guard_removable(person: User, application: Application) -> None:
 def end_accounts(item: RequestItem, actor_id: str | None, **details) -> Sequence[Account]:
     """End the beneficiary's active accounts in the item's application (rows are kept, never
     deleted) and record `account_removed`; none left (ended meanwhile) ends nothing."""
-    accounts = active_accounts(item.beneficiary_id, item.application_id)
+    accounts = accounts_to_remove(item)
     now = utcnow()
+    disabled = item.application.kind == "connected" and item.application.removal_action == "disable"
     for account in accounts:
-        account.status, account.ended_at = "removed", now
+        account.status, account.ended_at = ("disabled" if disabled else "removed"), now
+        account.ended_by_id = actor_id
+        account.ended_reason = item.justification or f"{item.origin} removal"
     if accounts:
         item.account_id = accounts[-1].id
     audit.record(

@@ -40,9 +40,14 @@ def resolve_candidates(lane: str | None, item: RequestItem) -> tuple[str | None,
     """(candidate user id, candidate group id) for a lane; admins when nobody else may act."""
     app = item.application
     if lane == "Manager":
+        # The beneficiary's manager; when they cannot decide (gone, or the requester), the
+        # manager's manager; then admins.
         manager = item.beneficiary.manager
         if _eligible(manager, item):
             return manager.id, None
+        above = manager.manager if manager is not None else None
+        if _eligible(above, item):
+            return above.id, None
     elif lane == "ApproverGroup":
         group_id = _group_with_eligible_member(app.approver_group_id, item)
         if group_id is not None:

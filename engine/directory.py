@@ -5,10 +5,10 @@ import os
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import aliased
 
-from engine import audit, directory_file, encryption
+from engine import audit, directory_file, encryption, settings
 from engine.db import db
 from engine.errors import Invalid
 from engine.models import Application, Group, User
@@ -68,11 +68,25 @@ def import_directory(source: str | dict) -> dict:
             f"the directory file is not valid JSON: line {err.lineno}: {err.msg}"
         ) from err
     data = directory_file.load(raw)
+    for key, value in data.get("settings", {}).items():
+        settings.change(key, value)
     counts = {
         "users": _import_users(data.get("users", [])),
         "groups": _import_groups(data.get("groups", [])),
         "applications": _import_applications(data.get("applications", [])),
     }
+    # Through the same services as the admin pages: joiners, movers and leavers follow.
+    from engine.access import groups, people
+
+    for entry in data.get("groups", []):
+        if "applications" in entry:
+            group = groups.group_by_name(entry["name"])
+            groups.set_applications(None, group, entry["applications"], "directory import")
+    for entry in data.get("users", []):
+        if entry.get("active") is False:
+            people.deactivate(None, entry["username"], "directory import")
+        elif entry.get("active") is True:
+            people.reactivate(None, entry["username"], "directory import")
     audit.record("directory_imported", None, **counts)
     return counts
 
@@ -83,12 +97,13 @@ def _import_users(entries: list[dict]) -> int:
     for entry in entries:
         name = entry["username"]
         user = db.session.scalar(select(User).where(User.username == name)) or User(username=name)
-        for field in ("email", "display_name", "first_name", "last_name"):
+        for field in ("email", "display_name", "first_name", "last_name", "department", "title"):
             if field in entry:
                 setattr(user, field, entry[field])
         if entry.get("password"):
             set_password(user, entry["password"])
-        user.active = entry.get("active", True)
+        if user.id is None:  # a new person; an existing one changes state as a leaver would
+            user.active = entry.get("active", True)
         db.session.add(user)
         by_name[name] = user
     db.session.flush()
@@ -101,10 +116,23 @@ def _import_users(entries: list[dict]) -> int:
             )
             if boss is None:
                 raise Invalid(f"users[{index}] ({user.username}): unknown manager {manager!r}")
-            user.manager = boss
         else:
-            user.manager = None
+            boss = None
+        if user.manager_id != (boss.id if boss else None):
+            _move(user, boss)
     return len(entries)
+
+
+def _move(user: User, boss: User | None) -> None:
+    """A new manager takes over the person's open manager approvals (a mover)."""
+    from engine.access import people
+
+    if user.manager_id is None or inspect(user).pending:
+        user.manager = boss  # a new person, or one without a manager: nothing to hand over
+        return
+    user.manager = boss
+    db.session.flush()
+    people.reroute_manager_tasks(None, user)
 
 
 def _refuse_manager_cycles(entries: list[dict]) -> None:
@@ -127,17 +155,19 @@ def _refuse_manager_cycles(entries: list[dict]) -> None:
 
 
 def _import_groups(entries: list[dict]) -> int:
+    from engine.access import groups
+
     for index, entry in enumerate(entries):
         name = entry["name"]
-        group = db.session.scalar(select(Group).where(Group.name == name)) or Group(name=name)
-        members = []
-        for username in dict.fromkeys(entry.get("members", [])):
-            member = db.session.scalar(select(User).where(User.username == username))
-            if member is None:
-                raise Invalid(f"groups[{index}] ({name}): unknown member {username!r}")
-            members.append(member)
-        group.members = members
-        db.session.add(group)
+        group = db.session.scalar(select(Group).where(Group.name == name))
+        if group is None:
+            group = Group(name=name)
+            db.session.add(group)
+            db.session.flush()
+        try:
+            groups.set_members(None, group, entry.get("members", []), "directory import")
+        except Invalid as err:
+            raise Invalid(f"groups[{index}] ({name}): {err.detail}") from err
     db.session.flush()
     return len(entries)
 
@@ -169,6 +199,8 @@ def _import_applications(entries: list[dict]) -> int:
         app.notification_email = entry.get("notification_email")
         app.approval_timeout = entry.get("approval_timeout")
         app.enabled = entry.get("enabled", True)
+        app.group_auto_provisioning = entry.get("group_auto_provisioning", False)
+        app.roles = entry.get("roles") or None
         db.session.add(app)
     db.session.flush()
     return len(entries)

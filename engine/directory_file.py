@@ -144,6 +144,7 @@ class Role(Schema):
 
     key = Name(100, required=True)
     name = Text(200)
+    description = Text(2000)
 
 
 class Question(Schema):

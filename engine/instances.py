@@ -6,6 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import lazyload
 
 from engine import audit, runtime
+from engine.access import assignments
+from engine.access.policy import auto_provision
 from engine.assignment import resolve_candidates
 from engine.bpmn import latest_version
 from engine.db import db, new_id, utcnow
@@ -63,6 +65,9 @@ def initial_data(item: RequestItem) -> dict:
         "beneficiary": item.beneficiary.username,
         "requester": item.requester.username,
         "account_mode": item.account_mode,
+        "origin": item.origin or "cart",
+        "role": item.role or "",
+        "auto_provision": auto_provision(item.application, item.origin or "cart"),
         "approval_timeout": item.application.approval_timeout or DEFAULT_APPROVAL_TIMEOUT,
     }
 
@@ -190,6 +195,7 @@ def _set_item_status(item, workflow, kinds, provisioning) -> None:
             item.finish("rejected", item.outcome_reason or f"ended at {rejected_at}")
         else:
             item.finish("fulfilled", item.outcome_reason)
+            assignments.item_fulfilled(item)
     elif "failed_provisioning" in kinds:
         item.status = "failed"
     elif "fulfillment" in kinds:

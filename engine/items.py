@@ -77,11 +77,18 @@ def cancel_item(user: User, item_id: str, reason: str | None = None) -> RequestI
         raise NotAllowed("only the requester may cancel an item")
     if not item.is_open:
         raise Conflict(f"the item is already {item.status}")
+    stop_item(item, user.id, reason or "cancelled by the requester", comment=reason)
+    return item
+
+
+def stop_item(item: RequestItem, actor_id: str | None, reason: str, comment=None) -> None:
+    """Cancel an open item: its workflow, open tasks and pending jobs stop; incidents close."""
     instance = db.session.scalar(select(ProcessInstance).where(ProcessInstance.item_id == item.id))
-    workflow = runtime.load_workflow(instance)
-    workflow.cancel()
-    instance.state = runtime.dump_state(workflow)
-    instance.status = "cancelled"
+    if instance is not None:
+        workflow = runtime.load_workflow(instance)
+        workflow.cancel()
+        instance.state = runtime.dump_state(workflow)
+        instance.status = "cancelled"
     for task in db.session.scalars(
         select(HumanTask).where(HumanTask.item_id == item.id, HumanTask.status == "open")
     ):
@@ -93,10 +100,9 @@ def cancel_item(user: User, item_id: str, reason: str | None = None) -> RequestI
     ):
         job.status = "cancelled"
     if item.status == "failed":
-        instances.close_incidents(item.id, f"item cancelled by {user.username}", user.id)
-    item.finish("cancelled", reason or "cancelled by the requester")
-    audit.record("cancelled", user.id, item=item, comment=reason)
-    return item
+        instances.close_incidents(item.id, f"item cancelled: {reason}", actor_id)
+    item.finish("cancelled", reason)
+    audit.record("cancelled", actor_id, item=item, comment=comment)
 
 
 def account_external_id(item: RequestItem) -> str | None:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import joinedload
 from engine import accounts, audit, connected_apps, faults, instances, jobs, runtime
 from engine.db import db, new_id, utcnow
 from engine.errors import StaleWrite
-from engine.models import Account, Application, Incident, ProcessInstance, ProvisioningLog
+from engine.models import Application, Incident, ProcessInstance, ProvisioningLog
 from engine.notifications import Mailer, provisioning_failed_message, quarantine_message
 from engine.unit_of_work import unit_of_work
 
@@ -175,10 +175,13 @@ def _record(attempt: Attempt) -> None:
     workflow = runtime.load_workflow(instance)
     task = runtime.spiff_task(workflow, attempt.spiff_task_id)
     if instance.status != "running" or task is None or task.state != TaskState.STARTED:
+        made = attempt.outcome in ("created", "linked") and attempt.external_id
         attempt.outcome, attempt.error = "abandoned", "the item no longer waits on this job"
         if not jobs.release(attempt.job_id, attempt.worker_id, status="cancelled"):
             raise LeaseLost(attempt.job_id)
         _log_row(attempt)
+        if made:  # the call went through after all: the account exists, so take it back
+            _took_back(instance.item, attempt)
         return None
     succeeded = attempt.outcome != "failed"
     result = {
@@ -228,29 +231,25 @@ def _record(attempt: Attempt) -> None:
 
 
 def _record_account(item, attempt: Attempt) -> None:
-    # A freshly created target account cannot be on record yet; a linked one may be.
-    account = (
-        None
-        if attempt.outcome == "created"
-        else db.session.scalar(
-            select(Account).where(
-                Account.user_id == item.beneficiary_id,
-                Account.application_id == item.application_id,
-                Account.external_id == attempt.external_id,
-                Account.ended_at.is_(None),
-            )
-        )
+    origin = "provisioned" if attempt.outcome == "created" else "linked"
+    accounts.record_account(item, attempt.external_id, origin)
+
+
+def _took_back(item, attempt: Attempt) -> None:
+    """An account made for an item cancelled meanwhile (a leaver, a group left): it is put on
+    record, then removed unless the person should still hold the application."""
+    from engine.access import items as access_items
+
+    origin = "provisioned" if attempt.outcome == "created" else "linked"
+    accounts.record_account(item, attempt.external_id, origin)
+    db.session.flush()
+    access_items.remove_if_unassigned(
+        item.beneficiary,
+        item.application,
+        origin="sync",
+        actor=None,
+        reason="an account was made for an item cancelled meanwhile",
     )
-    if account is None:
-        account = Account(
-            id=new_id(),
-            user_id=item.beneficiary_id,
-            application_id=item.application_id,
-            external_id=attempt.external_id,
-            request_item_id=item.id,
-        )
-        db.session.add(account)
-    item.account_id = account.id
 
 
 def _open_incident(attempt: Attempt) -> None:

@@ -4,18 +4,22 @@ from engine.models.access import AccessRequest, CartItem, RequestItem
 from engine.models.audit import AuditEvent
 from engine.models.directory import Account, ApiToken, Application, Group, User, group_members
 from engine.models.jobs import ProvisioningJob
+from engine.models.lifecycle import AccessChange, Assignment, GroupApplication, Setting
 from engine.models.provisioning import Incident, ProvisioningLog
 from engine.models.security import LoginFailure
 from engine.models.workflow import HumanTask, ProcessInstance, WorkflowVersion
 
 __all__ = [
+    "AccessChange",
     "AccessRequest",
     "Account",
     "ApiToken",
     "Application",
+    "Assignment",
     "AuditEvent",
     "CartItem",
     "Group",
+    "GroupApplication",
     "HumanTask",
     "Incident",
     "LoginFailure",
@@ -23,6 +27,7 @@ __all__ = [
     "ProvisioningJob",
     "ProvisioningLog",
     "RequestItem",
+    "Setting",
     "User",
     "WorkflowVersion",
     "group_members",

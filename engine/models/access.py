@@ -17,7 +17,10 @@ STATUSES = (
     "rejected",
     "cancelled",
 )
-ACCOUNT_MODES = ("create", "update", "remove")
+ACCOUNT_MODES = ("create", "update", "remove", "link")
+# Where an item comes from: a person's cart, or a change in the directory or the access it holds.
+ORIGINS = ("cart", "group", "admin", "leaver", "expiry", "review", "sync", "campaign")
+KINDS = {"create": "grant", "link": "grant", "update": "update", "remove": "remove"}
 
 
 class CartItem(Model):
@@ -28,6 +31,9 @@ class CartItem(Model):
     application_id: Mapped[str] = mapped_column(ForeignKey("applications.id"))
     beneficiary_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
     account_mode: Mapped[str] = mapped_column(String(20), default="create")
+    role: Mapped[str | None] = mapped_column(String(100))
+    # The account an update or a removal is about, when the person holds several.
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"))
     justification: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -58,12 +64,17 @@ class RequestItem(Model):
     __tablename__ = "request_items"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    request_id: Mapped[str] = mapped_column(ForeignKey("access_requests.id"), index=True)
+    # None for an item that no cart asked for (a group grant, a leaver's removal, ...).
+    request_id: Mapped[str | None] = mapped_column(ForeignKey("access_requests.id"), index=True)
     position: Mapped[int] = mapped_column(default=0)
     requester_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
     beneficiary_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
     application_id: Mapped[str] = mapped_column(ForeignKey("applications.id"), index=True)
     account_mode: Mapped[str] = mapped_column(String(20), default="create")
+    origin: Mapped[str] = mapped_column(String(20), default="cart", server_default="cart")
+    role: Mapped[str | None] = mapped_column(String(100))
+    # The assignment this item grants or removes (a cart grant gets it when it is fulfilled).
+    assignment_id: Mapped[str | None] = mapped_column(String(36))
     justification: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(30), default="pending_approval", index=True)
     # Set while the item is open, NULL once final: a unique index makes "one open request per
@@ -75,10 +86,15 @@ class RequestItem(Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
 
-    request: Mapped[AccessRequest] = relationship(back_populates="items")
+    request: Mapped[AccessRequest | None] = relationship(back_populates="items")
     application: Mapped[Application] = relationship(lazy="joined")
     beneficiary: Mapped[User] = relationship(foreign_keys=[beneficiary_id], lazy="joined")
     requester: Mapped[User] = relationship(foreign_keys=[requester_id], lazy="joined")
+
+    @property
+    def kind(self) -> str:
+        """grant, update or remove: what the item does to the person's access."""
+        return KINDS.get(self.account_mode, "grant")
 
     @property
     def is_open(self) -> bool:

@@ -32,6 +32,9 @@ class User(Model):
     manager_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
+    department: Mapped[str | None] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(200))
+    deactivated_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Copied into the browser session at login; signing out or a new password bumps it, so every
     # session cookie issued before stops working on the server (not only in that browser).
@@ -61,6 +64,9 @@ class User(Model):
             "display_name": self.display_name,
             "first_name": self.first_name,
             "last_name": self.last_name,
+            "department": self.department,
+            "title": self.title,
+            "active": self.active,
         }
 
 
@@ -69,6 +75,7 @@ class Group(Model):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(150), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
     members: Mapped[list[User]] = relationship(secondary=group_members, back_populates="groups")
 
 
@@ -88,6 +95,18 @@ class Application(Model):
     # ISO-8601 duration an approval may wait before the request expires (None: the default).
     approval_timeout: Mapped[str | None] = mapped_column(String(40))
     enabled: Mapped[bool] = mapped_column(default=True)
+    # Group grants create the account by connector (True) or hand it to the fulfillers (False);
+    # the product-wide setting `group_auto_provisioning: all` turns it on for every app.
+    group_auto_provisioning: Mapped[bool] = mapped_column(default=False, server_default="0")
+    allow_multiple_accounts: Mapped[bool] = mapped_column(default=False, server_default="0")
+    # What a connected removal does in the target: "delete" the account or "disable" it.
+    removal_action: Mapped[str] = mapped_column(
+        String(20), default="delete", server_default="delete"
+    )
+    # [{"key", "name", "description"}]: what a person may hold in the app beyond an account.
+    roles: Mapped[list | None] = mapped_column(JSON)
+    # {origin or "origin:kind": process key} for items that do not come from the cart.
+    workflows: Mapped[dict | None] = mapped_column(JSON)
     quarantined_at: Mapped[datetime | None] = mapped_column()
 
     approver_group: Mapped[Group | None] = relationship(foreign_keys=[approver_group_id])
@@ -97,6 +116,11 @@ class Application(Model):
     def _seal_secrets(self, _name, settings: dict | None) -> dict | None:
         # Every write path stores secrets encrypted; they are revealed only to build a connector.
         return encryption.seal(settings)
+
+    @property
+    def role_names(self) -> dict[str, str]:
+        """{role key: its name} of the roles the application declares."""
+        return {r["key"]: r.get("name") or r["key"] for r in self.roles or []}
 
     def public_connector_settings(self) -> dict | None:
         """Connector settings with every secret replaced by a marker: safe to show or log."""
@@ -121,7 +145,14 @@ class Account(Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     request_item_id: Mapped[str | None] = mapped_column(String(36))
+    # provisioned (a connector created it), linked (it existed and was matched), recorded (a
+    # fulfiller made it by hand and typed its id)
+    origin: Mapped[str] = mapped_column(String(20), default="recorded", server_default="recorded")
     ended_at: Mapped[datetime | None] = mapped_column()
+    ended_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    ended_reason: Mapped[str | None] = mapped_column(Text)
+
+    application: Mapped[Application] = relationship(lazy="joined")
 
 
 class ApiToken(Model):
