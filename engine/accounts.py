@@ -77,9 +77,8 @@ def end_accounts(item: RequestItem, actor_id: str | None, **details) -> Sequence
     deleted) and record `account_removed`; none left (ended meanwhile) ends nothing."""
     accounts = accounts_to_remove(item)
     now = utcnow()
-    disabled = item.application.kind == "connected" and item.application.removal_action == "disable"
     for account in accounts:
-        account.status, account.ended_at = ("disabled" if disabled else "removed"), now
+        account.status, account.ended_at = "removed", now
         account.ended_by_id = actor_id
         account.ended_reason = item.justification or f"{item.origin} removal"
     if accounts:

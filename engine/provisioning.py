@@ -56,7 +56,6 @@ class Attempt:
     looked_up: bool = False  # the batch lookup found no account: create without asking again
     found: dict | None = None  # the batch lookup found this account: link it
     on_record: str | None = None  # a removal: the external id of the account on record
-    removal_action: str = "delete"  # or "disable": what a removal does in the target
 
 
 def run_job(job_id: str, worker_id: str, mailer: Mailer | None = None) -> str:
@@ -124,7 +123,6 @@ def _attempt(job: ProvisioningJob, worker_id: str) -> Attempt:
         settings=dict(app.connector_settings or {}),
         user=item.beneficiary.as_directory_entry(),
         notification_email=app.notification_email,
-        removal_action=app.removal_action or "delete",
     )
 
 
@@ -221,10 +219,7 @@ def _remove(connector, attempt: Attempt) -> dict:
             return {"external_id": None}
         external_id = found["external_id"]
     try:
-        if attempt.removal_action == "disable":
-            connector.disable_account(external_id)
-        else:
-            connector.delete_account(external_id)
+        connector.delete_account(external_id)  # disables, unless the app allows hard deletes
     except ConnectorError as err:
         if err.status != 404:
             raise

@@ -1,6 +1,6 @@
 """Joiners, movers and leavers: what changes in people's access when the directory changes."""
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
 from engine import audit, items
 from engine.access import assignments
@@ -42,11 +42,10 @@ def deactivate(actor: User | None, username: str, reason: str | None = None) -> 
     why = f"{username} left" + (f": {reason}" if reason else "")
     user.active, user.deactivated_at = False, utcnow()
     user.session_version = (user.session_version or 1) + 1
-    db.session.execute(
-        update(ApiToken)
-        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
+    for token in db.session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    ):
+        token.revoked_at = utcnow()
     groups = list(
         db.session.scalars(
             select(Group.name)
@@ -66,11 +65,11 @@ def deactivate(actor: User | None, username: str, reason: str | None = None) -> 
     for assignment in assignments.active(user.id):
         assignments.end(assignment, actor_id, why)
     db.session.flush()
+    held_ids = select(Account.application_id).where(
+        Account.user_id == user.id, Account.status == "active", Account.ended_at.is_(None)
+    )
     held = db.session.scalars(
-        select(Application)
-        .join(Account, Account.application_id == Application.id)
-        .where(Account.user_id == user.id, Account.status == "active", Account.ended_at.is_(None))
-        .distinct()
+        select(Application).where(Application.id.in_(held_ids)).order_by(Application.key)
     ).all()
     for app in held:
         access_items.start_item(

@@ -99,10 +99,6 @@ class Application(Model):
     # the product-wide setting `group_auto_provisioning: all` turns it on for every app.
     group_auto_provisioning: Mapped[bool] = mapped_column(default=False, server_default="0")
     allow_multiple_accounts: Mapped[bool] = mapped_column(default=False, server_default="0")
-    # What a connected removal does in the target: "delete" the account or "disable" it.
-    removal_action: Mapped[str] = mapped_column(
-        String(20), default="delete", server_default="delete"
-    )
     # [{"key", "name", "description"}]: what a person may hold in the app beyond an account.
     roles: Mapped[list | None] = mapped_column(JSON)
     # {origin or "origin:kind": process key} for items that do not come from the cart.

@@ -31,9 +31,6 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("allow_multiple_accounts", sa.Boolean(), server_default="0", nullable=False)
         )
-        batch.add_column(
-            sa.Column("removal_action", sa.String(20), server_default="delete", nullable=False)
-        )
         batch.add_column(sa.Column("roles", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("workflows", sa.JSON(), nullable=True))
     with op.batch_alter_table("accounts") as batch:
@@ -223,7 +220,7 @@ def downgrade() -> None:
         batch.drop_column("ended_by_id")
         batch.drop_column("origin")
     with op.batch_alter_table("applications") as batch:
-        for column in ("workflows", "roles", "removal_action", "allow_multiple_accounts"):
+        for column in ("workflows", "roles", "allow_multiple_accounts"):
             batch.drop_column(column)
         batch.drop_column("group_auto_provisioning")
     with op.batch_alter_table("groups") as batch:
