@@ -79,7 +79,7 @@ def _apply(group: Group, actor: User | None, reason: str) -> dict:
     ended = []
     for key, assignment in current.items():
         grant = grants.get(key[1])
-        if key not in wanted or grant.role != assignment.role:
+        if grant is None or key not in wanted or grant.role != assignment.role:
             why = "left the group" if key[0] not in members else "no longer granted by the group"
             assignments.end(assignment, actor_id, f"{group.name}: {why} ({reason})")
             counts["unassigned"] += 1
@@ -114,7 +114,7 @@ def _apply(group: Group, actor: User | None, reason: str) -> dict:
         counts["items"] += 1
     db.session.flush()
     for assignment in ended:
-        person = db.session.get(User, assignment.user_id)
+        person = db.session.get_one(User, assignment.user_id)
         removal = access_items.remove_if_unassigned(
             person,
             assignment.application,
@@ -188,7 +188,7 @@ def _held(group: Group) -> set[tuple[str, str]]:
         Account.status == "active",
         Account.ended_at.is_(None),
     )
-    return {tuple(row) for row in db.session.execute(other.union(owned))}
+    return {(row[0], row[1]) for row in db.session.execute(other.union(owned))}
 
 
 def _open_slots(group: Group) -> set[str]:
@@ -239,7 +239,7 @@ def run(change_id: str, worker_id: str) -> dict | None:
             change = db.session.get(AccessChange, change_id, with_for_update=_pg())
             if change is None or change.lease_owner != worker_id or change.status != "running":
                 return None
-            group = db.session.get(Group, change.group_id, with_for_update=_pg())
+            group = db.session.get_one(Group, change.group_id, with_for_update=_pg())
             actor = db.session.get(User, change.requested_by_id) if change.requested_by_id else None
             counts = apply(group, actor, change.reason or "group changed")
             change.status, change.counts, change.finished_at = "done", counts, utcnow()

@@ -214,8 +214,8 @@ def set_applications(actor: User | None, group: Group, grants: list[dict], reaso
             db.session.delete(row)
             changed += 1
     for app_id, (app, role) in wanted.items():
-        row = current.get(app_id)
-        if row is None:
+        kept = current.get(app_id)
+        if kept is None:
             db.session.add(
                 GroupApplication(
                     group_id=group.id,
@@ -226,8 +226,8 @@ def set_applications(actor: User | None, group: Group, grants: list[dict], reaso
                 )
             )
             changed += 1
-        elif row.role != role:
-            row.role = role
+        elif kept.role != role:
+            kept.role = role
             changed += 1
     if changed:
         _changed(

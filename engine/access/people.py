@@ -153,7 +153,8 @@ def reroute_manager_tasks(actor_id: str | None, user: User) -> int:
 
 def _manages(user: User, boss: User) -> bool:
     """True when `user` is `boss` or above them in the management chain."""
-    seen, current = set(), boss
+    seen: set[str] = set()
+    current: User | None = boss
     while current is not None and current.id not in seen:
         if current.id == user.id:
             return True
