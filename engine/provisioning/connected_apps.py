@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 
 from connectors import ConnectorError, connector_for
-from engine import audit, encryption, jobs
+from engine import encryption
+from engine.audit import trail
 from engine.db import db, utcnow
 from engine.errors import Conflict, Invalid, NotAllowed, NotFound
 from engine.models import Application, Incident, ProvisioningLog, User
+from engine.provisioning import jobs
 
 FAILED_OUTCOMES = ("retrying", "failed")
 
@@ -76,7 +78,7 @@ def reencrypt_secrets(only_plaintext: bool = False) -> int:
             app.connector_settings = resealed
             changed += 1
     if changed:
-        audit.record("secrets_reencrypted", None, applications=changed)
+        trail.record("secrets_reencrypted", None, applications=changed)
     return changed
 
 
@@ -114,7 +116,7 @@ def check_quarantine(app: Application) -> tuple[int, int] | None:
         return None
     error = f"{failed} of the last {len(outcomes)} operations failed"
     db.session.add(Incident(kind="quarantine", application_id=app.id, error=error))
-    audit.record("application_quarantined", None, application=app.key, failed=failed)
+    trail.record("application_quarantined", None, application=app.key, failed=failed)
     return failed, len(outcomes)
 
 
@@ -138,7 +140,7 @@ def resume_application(admin: User | None, key: str, comment: str | None = None)
         incident.resolved_by_id = admin.id if admin else None
         incident.resolution = comment or "provisioning resumed"
     resumed = jobs.resume_paused_jobs(app.id)
-    audit.record("application_resumed", admin.id if admin else None, application=key, jobs=resumed)
+    trail.record("application_resumed", admin.id if admin else None, application=key, jobs=resumed)
     return app
 
 

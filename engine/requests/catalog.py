@@ -4,12 +4,13 @@ from collections.abc import Sequence
 
 from sqlalchemy import or_, select
 
-from engine import accounts, cart
 from engine.db import db
-from engine.directory import application_by_key, user_by_username
+from engine.directory.lookup import application_by_key, user_by_username
 from engine.errors import Conflict, Invalid, NotFound
 from engine.models import Application, CartItem, User
 from engine.models.access import ACCOUNT_MODES
+from engine.provisioning import accounts
+from engine.requests import cart
 
 
 def search_applications(query: str = "") -> Sequence[Application]:

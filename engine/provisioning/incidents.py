@@ -4,10 +4,13 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from engine import audit, connected_apps, faults, tasks
+from engine.audit import trail
 from engine.db import db, utcnow
 from engine.errors import Conflict, Invalid, NotAllowed, NotFound
 from engine.models import Application, HumanTask, Incident, ProvisioningLog, User
+from engine.provisioning import connected_apps
+from engine.tasks import actions
+from engine.workflow import faults
 
 STATUSES = ("open", "resolved")
 MAX_LOG_ROWS = 500
@@ -55,7 +58,7 @@ def resolve_incident(admin: User, incident_id: str, comment: str | None = None) 
     _close(incident, admin, comment or "resolved by an administrator")
     if incident.kind == "workflow_failed":
         faults.close_failed_item(incident)
-    audit.record("incident_resolved", admin.id, incident_id=incident.id)
+    trail.record("incident_resolved", admin.id, incident_id=incident.id)
     return incident
 
 
@@ -83,7 +86,7 @@ def retry_incident(admin: User, incident_id: str, comment: str | None = None) ->
     if task is None:
         raise Conflict("the item no longer waits on a failed auto-provision task")
     _close(incident, admin, comment or "retried")
-    tasks.complete_task(admin, task.id, "retry", comment=comment)
+    actions.complete_task(admin, task.id, "retry", comment=comment)
     return incident
 
 

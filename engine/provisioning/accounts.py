@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from engine import audit
+from engine.audit import trail
 from engine.db import db, utcnow
 from engine.errors import Invalid
 from engine.models import Account, Application, RequestItem, User
@@ -42,7 +42,7 @@ def end_accounts(item: RequestItem, actor_id: str | None, **details) -> Sequence
         account.status, account.ended_at = "removed", now
     if accounts:
         item.account_id = accounts[-1].id
-    audit.record(
+    trail.record(
         "account_removed",
         actor_id,
         item=item,

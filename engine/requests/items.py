@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import or_, select
 
-from engine import audit, instances, runtime
+from engine.audit import trail
 from engine.db import db, utcnow
 from engine.errors import Conflict, NotAllowed, NotFound
 from engine.models import (
@@ -17,6 +17,7 @@ from engine.models import (
     RequestItem,
     User,
 )
+from engine.workflow import instances, runtime
 
 
 def can_see_item(user: User, item: RequestItem) -> bool:
@@ -95,7 +96,7 @@ def cancel_item(user: User, item_id: str, reason: str | None = None) -> RequestI
     if item.status == "failed":
         instances.close_incidents(item.id, f"item cancelled by {user.username}", user.id)
     item.finish("cancelled", reason or "cancelled by the requester")
-    audit.record("cancelled", user.id, item=item, comment=reason)
+    trail.record("cancelled", user.id, item=item, comment=reason)
     return item
 
 
