@@ -1,11 +1,12 @@
-"""The accounts people hold in applications: checked before a removal is asked, ended after it."""
+"""The accounts people hold in applications: recorded once made, checked before a removal is
+asked, ended after it."""
 
 from collections.abc import Sequence
 
 from sqlalchemy import select
 
 from engine.audit import trail
-from engine.db import db, utcnow
+from engine.db import db, new_id, utcnow
 from engine.errors import Invalid
 from engine.models import Account, Application, RequestItem, User
 
@@ -22,6 +23,41 @@ def active_accounts(user_id: str, application_id: str) -> Sequence[Account]:
         )
         .order_by(Account.created_at, Account.id)
     ).all()
+
+
+def record_account(
+    item: RequestItem,
+    external_id: str | None,
+    created_by_id: str | None = None,
+    may_exist: bool = False,
+) -> Account:
+    """Record the beneficiary's account in the item's application and point the item at it.
+
+    `created_by_id`: the fulfiller who made it by hand (None: a connector made it).
+    `may_exist`: a connector linked an account the target already had, which may then be on
+    record (active, same external id) and is reused; a freshly created one cannot be."""
+    account = None
+    if may_exist:
+        account = db.session.scalar(
+            select(Account).where(
+                Account.user_id == item.beneficiary_id,
+                Account.application_id == item.application_id,
+                Account.external_id == external_id,
+                Account.ended_at.is_(None),
+            )
+        )
+    if account is None:
+        account = Account(
+            id=new_id(),
+            user_id=item.beneficiary_id,
+            application_id=item.application_id,
+            external_id=external_id,
+            created_by_id=created_by_id,
+            request_item_id=item.id,
+        )
+        db.session.add(account)
+    item.account_id = account.id
+    return account
 
 
 def guard_removable(person: User, application: Application) -> None:

@@ -191,6 +191,7 @@ def _remove(connector, attempt: Attempt) -> dict:
     except ConnectorError as err:
         if err.status != 404:
             raise
+        log.info("job %s: account %s was already gone: removed", attempt.job_id, external_id)
     return {"external_id": external_id}
 
 
@@ -198,8 +199,9 @@ def _scrub(text: str, attempt: Attempt) -> str:
     """Remove every secret setting's value from a text bound for a log, a row or an email."""
     try:
         settings = _revealed(attempt)
-    except ConnectorConfigError:
-        return text  # undecryptable: no plaintext was ever at hand to leak
+    except ConnectorConfigError as err:  # undecryptable: no plaintext was ever at hand to leak
+        log.debug("%s: nothing to scrub, the settings are unreadable: %s", attempt.app_key, err)
+        return text
     for key in SECRET_SETTINGS:
         value = settings.get(key)
         if isinstance(value, str) and value:

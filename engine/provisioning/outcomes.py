@@ -19,7 +19,7 @@ from engine.audit import trail
 from engine.audit.notifications import Mailer, provisioning_failed_message, quarantine_message
 from engine.db import db, new_id, utcnow
 from engine.errors import StaleWrite
-from engine.models import Account, Application, Incident, ProcessInstance, ProvisioningLog
+from engine.models import Application, Incident, ProcessInstance, ProvisioningLog
 from engine.provisioning import accounts, connected_apps, jobs
 from engine.provisioning.attempt import Attempt
 from engine.unit_of_work import unit_of_work
@@ -206,7 +206,10 @@ def _record(attempt: Attempt) -> None:
         if attempt.operation == "remove":
             accounts.end_accounts(item, None, job_id=attempt.job_id)
         else:
-            _record_account(item, attempt)
+            # A freshly created target account cannot be on record yet; a linked one may be.
+            accounts.record_account(
+                item, attempt.external_id, may_exist=attempt.outcome != "created"
+            )
             trail.record(
                 "provisioned",
                 None,
@@ -224,32 +227,6 @@ def _record(attempt: Attempt) -> None:
     instances.save(instance, workflow)
     instances.sync(instance, workflow)
     return None
-
-
-def _record_account(item, attempt: Attempt) -> None:
-    # A freshly created target account cannot be on record yet; a linked one may be.
-    account = (
-        None
-        if attempt.outcome == "created"
-        else db.session.scalar(
-            select(Account).where(
-                Account.user_id == item.beneficiary_id,
-                Account.application_id == item.application_id,
-                Account.external_id == attempt.external_id,
-                Account.ended_at.is_(None),
-            )
-        )
-    )
-    if account is None:
-        account = Account(
-            id=new_id(),
-            user_id=item.beneficiary_id,
-            application_id=item.application_id,
-            external_id=attempt.external_id,
-            request_item_id=item.id,
-        )
-        db.session.add(account)
-    item.account_id = account.id
 
 
 def _open_incident(attempt: Attempt) -> None:

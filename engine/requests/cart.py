@@ -1,6 +1,7 @@
 """The cart: what a requester gathers for themselves or colleagues, then submits at once."""
 
 import gc
+import logging
 from contextlib import contextmanager
 
 from sqlalchemy import select
@@ -24,6 +25,8 @@ from engine.provisioning import accounts
 from engine.unit_of_work import savepoint
 from engine.workflow import faults, instances
 from engine.workflow.bpmn import latest_version
+
+log = logging.getLogger(__name__)
 
 
 def add_to_cart(
@@ -201,6 +204,11 @@ def submit_cart_once(user: User, idempotency_key: str | None = None) -> tuple[Ac
         # request this call would have written.
         earlier = _request_with_key(user, idempotency_key) if idempotency_key else None
         if earlier is not None:
+            log.info(
+                "submit by %s: a concurrent submit with the same key won (%s): replayed",
+                user.username,
+                type(err).__name__,
+            )
             return earlier, True
         if isinstance(err, DomainError):
             raise

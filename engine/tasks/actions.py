@@ -7,9 +7,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.audit import trail
-from engine.db import db, new_id, utcnow
+from engine.db import db, utcnow
 from engine.errors import Conflict, Invalid, NotAllowed, NotFound, WorkflowFault
-from engine.models import Account, HumanTask, ProcessInstance, User
+from engine.models import HumanTask, ProcessInstance, User
 from engine.provisioning import accounts
 from engine.tasks.candidates import is_candidate
 from engine.workflow import faults, instances, runtime
@@ -141,7 +141,7 @@ def complete_task(user, task_id, decision, comment=None, account_id=None) -> Hum
     if decision == "reject":
         item.outcome_reason = comment or f"rejected at {task.title}"
     if needs_account:
-        _record_account(user, item, account_id.strip())
+        accounts.record_account(item, account_id.strip(), created_by_id=user.id)
     elif fulfils:  # a removal: its own event, so the timeline says what was done
         accounts.end_accounts(item, user.id, task_id=task.id, comment=comment, decision=decision)
     if task.kind == "failed_provisioning" and decision != "retry":
@@ -156,16 +156,3 @@ def complete_task(user, task_id, decision, comment=None, account_id=None) -> Hum
     if fault is not None:
         faults.record_workflow_fault(instance, fault.detail)
     return task
-
-
-def _record_account(user, item, external_id) -> None:
-    account = Account(
-        id=new_id(),
-        user_id=item.beneficiary_id,
-        application_id=item.application_id,
-        external_id=external_id,
-        created_by_id=user.id,
-        request_item_id=item.id,
-    )
-    db.session.add(account)
-    item.account_id = account.id

@@ -206,5 +206,4 @@ def close_incidents(item_id: str, resolution: str, actor_id: str | None = None) 
     for incident in db.session.scalars(
         select(Incident).where(Incident.item_id == item_id, Incident.status == "open")
     ):
-        incident.status, incident.resolution = "resolved", resolution
-        incident.resolved_at, incident.resolved_by_id = utcnow(), actor_id
+        incident.close(resolution, actor_id)
