@@ -183,7 +183,7 @@ _CHILD = textwrap.dedent(
     resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
     from api.app import create_app
     from engine.db import db
-    from engine.directory import import_directory
+    from engine.directory.importer import import_directory
     from tests.bpmn_attacks import PLACES
     from tests.conftest import DIRECTORY
     from tests.test_bpmn_attacks import _outcome
