@@ -61,7 +61,7 @@ def _instance_secret(name: str, generate) -> str:
 
 def deploy_shipped_workflows() -> list:
     """Deploy every BPMN file in workflows/ whose content is not yet the newest version."""
-    from engine.bpmn import deploy
+    from engine.workflow.bpmn import deploy
 
     with unit_of_work():
         return [deploy(path.read_text()) for path in sorted(WORKFLOWS.glob("*.bpmn"))]

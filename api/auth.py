@@ -3,8 +3,8 @@
 from flask import g, request
 
 from api.problems import Unauthenticated
+from engine.directory.tokens import user_for_token
 from engine.models import User
-from engine.tokens import user_for_token
 
 
 def authenticate() -> None:

@@ -57,7 +57,7 @@ def init():
     """Create or upgrade the database schema, encrypt any connector secret still in clear and
     deploy the shipped workflows."""
     from api.app import deploy_shipped_workflows
-    from engine.connected_apps import reencrypt_secrets
+    from engine.provisioning.connected_apps import reencrypt_secrets
     from engine.schema import upgrade
 
     app = _app()
@@ -76,7 +76,7 @@ def init():
 @reports_domain_errors
 def rotate_secrets_():
     """Re-encrypt every stored connector secret with the newest ACCESSFLOW_ENCRYPTION_KEY."""
-    from engine.connected_apps import reencrypt_secrets
+    from engine.provisioning.connected_apps import reencrypt_secrets
 
     with _app().app_context(), unit_of_work():
         changed = reencrypt_secrets()
@@ -88,7 +88,7 @@ def rotate_secrets_():
 @reports_domain_errors
 def import_(path):
     """Load a directory file (users, groups, applications) in one transaction."""
-    from engine.directory import import_directory
+    from engine.directory.importer import import_directory
 
     app = _app()
     with app.app_context(), open(path, encoding="utf-8") as handle, unit_of_work():
@@ -101,7 +101,7 @@ def import_(path):
 @reports_domain_errors
 def token(username):
     """Print a new API token for USERNAME."""
-    from engine.tokens import issue_token
+    from engine.directory.tokens import issue_token
 
     app = _app()
     with app.app_context():
@@ -119,7 +119,7 @@ def deploy(path):
     Designers' deploys in the browser are drafts that a second person approves; an operator
     with shell access to the server is trusted to deploy directly.
     """
-    from engine.designer import deploy_as_operator
+    from engine.workflow.designer import deploy_as_operator
 
     app = _app()
     with app.app_context(), open(path, encoding="utf-8") as handle:
@@ -188,7 +188,7 @@ def app():
 @reports_domain_errors
 def app_test(key):
     """Check that application KEY's target answers and accepts its credentials."""
-    from engine.connected_apps import test_application
+    from engine.provisioning.connected_apps import test_application
 
     with _app().app_context():
         summary = test_application(key)
@@ -203,7 +203,7 @@ def app_test(key):
 @reports_domain_errors
 def app_resume(key):
     """Lift application KEY's quarantine: its paused provisioning jobs run again."""
-    from engine.connected_apps import resume_application
+    from engine.provisioning.connected_apps import resume_application
 
     with _app().app_context(), unit_of_work():
         resume_application(None, key, "resumed from the command line")

@@ -5,11 +5,11 @@ from datetime import UTC
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 from marshmallow.utils import missing
 
-from engine.directory import username_of
-from engine.items import account_external_id, item_history
-from engine.listing import DEFAULT_LIMIT, INBOX_SCOPES, MAX_LIMIT
+from engine.directory.lookup import username_of
 from engine.models.access import ACCOUNT_MODES, STATUSES
-from engine.tasks import DECISIONS
+from engine.requests.items import account_external_id, item_history
+from engine.requests.listing import DEFAULT_LIMIT, INBOX_SCOPES, MAX_LIMIT
+from engine.tasks.actions import DECISIONS
 
 DECISION_NAMES = sorted({d for names in DECISIONS.values() for d in names})
 

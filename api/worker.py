@@ -1,7 +1,7 @@
 """`accessflow worker`: takes due provisioning jobs and runs them, on a schedule.
 
 APScheduler is started here and nowhere else (a scheduler fires in every process that starts
-one); correctness across many workers comes from row locks and leases in engine.jobs.
+one); correctness across many workers comes from row locks and leases in engine.provisioning.jobs.
 """
 
 import logging
@@ -13,11 +13,11 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from engine import jobs
+from engine.audit.notifications import Mailer
 from engine.db import db
-from engine.notifications import Mailer
-from engine.provisioning import run_jobs
-from engine.timers import fire_due_timers
+from engine.provisioning import jobs
+from engine.provisioning.calls import run_jobs
+from engine.workflow.timers import fire_due_timers
 
 log = logging.getLogger("accessflow.worker")
 QUIET_LIBRARIES = ("apscheduler", "spiff")

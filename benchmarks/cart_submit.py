@@ -27,11 +27,13 @@ from common import DATABASES, Counter, database_url, fresh_app, spread  # noqa: 
 from sqlalchemy import insert, select, update  # noqa: E402
 
 from api.app import deploy_shipped_workflows  # noqa: E402
-from engine import cart, runtime  # noqa: E402
-from engine.bpmn import parse_bpmn  # noqa: E402
 from engine.db import db, new_id, utcnow  # noqa: E402
-from engine.directory import import_directory, user_by_username  # noqa: E402
+from engine.directory.importer import import_directory  # noqa: E402
+from engine.directory.lookup import user_by_username  # noqa: E402
 from engine.models import Application, CartItem, RequestItem, User  # noqa: E402
+from engine.requests import cart  # noqa: E402
+from engine.workflow import runtime  # noqa: E402
+from engine.workflow.bpmn import parse_bpmn  # noqa: E402
 from tests.conftest import DIRECTORY  # noqa: E402
 
 BPMN = (Path(__file__).resolve().parent.parent / "workflows" / "access_request.bpmn").read_text()

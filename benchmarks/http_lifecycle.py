@@ -243,7 +243,7 @@ def _tokens(database_url, people) -> dict:
     """Issue every benchmark user a token in one Python process (not one CLI run each)."""
     from api.app import create_app
     from engine.db import db
-    from engine.tokens import issue_token
+    from engine.directory.tokens import issue_token
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "bench"})
     with app.app_context():

@@ -24,8 +24,9 @@ from sqlalchemy import text  # noqa: E402
 
 from api.app import deploy_shipped_workflows  # noqa: E402
 from engine.db import db  # noqa: E402
-from engine.directory import import_directory, user_by_username  # noqa: E402
-from engine.tokens import issue_token  # noqa: E402
+from engine.directory.importer import import_directory  # noqa: E402
+from engine.directory.lookup import user_by_username  # noqa: E402
+from engine.directory.tokens import issue_token  # noqa: E402
 from tests.conftest import DIRECTORY  # noqa: E402
 
 ITEMS = 1000

@@ -24,11 +24,14 @@ from common import DATABASES, Counter, database_url, fresh_app, spread  # noqa: 
 from sqlalchemy import select  # noqa: E402
 
 from api.app import deploy_shipped_workflows  # noqa: E402
-from engine import cart, runtime, tasks  # noqa: E402
-from engine.bpmn import parse_bpmn  # noqa: E402
 from engine.db import db  # noqa: E402
-from engine.directory import import_directory, user_by_username  # noqa: E402
+from engine.directory.importer import import_directory  # noqa: E402
+from engine.directory.lookup import user_by_username  # noqa: E402
 from engine.models import HumanTask  # noqa: E402
+from engine.requests import cart  # noqa: E402
+from engine.tasks import actions  # noqa: E402
+from engine.workflow import runtime  # noqa: E402
+from engine.workflow.bpmn import parse_bpmn  # noqa: E402
 from tests.conftest import DIRECTORY  # noqa: E402
 
 BPMN = (Path(__file__).resolve().parent.parent / "workflows" / "access_request.bpmn").read_text()
@@ -83,10 +86,10 @@ def lifecycle(app) -> None:
     as_request(app, "alice", lambda u: cart.add_to_cart(u, "crm", "bob", "create", "bench"))
     item_id = as_request(app, "alice", lambda u: cart.submit_cart(u).items[0].id)
     for username in ("mark", "gina"):
-        as_request(app, username, lambda u: tasks.complete_task(u, next_task(item_id), "approve"))
-    task_id = as_request(app, "fred", lambda u: tasks.claim_task(u, next_task(item_id)).id)
+        as_request(app, username, lambda u: actions.complete_task(u, next_task(item_id), "approve"))
+    task_id = as_request(app, "fred", lambda u: actions.claim_task(u, next_task(item_id)).id)
     item = as_request(
-        app, "fred", lambda u: tasks.complete_task(u, task_id, "approve", account_id="CRM-1").item
+        app, "fred", lambda u: actions.complete_task(u, task_id, "approve", account_id="CRM-1").item
     )
     assert item.status == "fulfilled"
 

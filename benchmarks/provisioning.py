@@ -35,10 +35,13 @@ sys.path.insert(0, str(ROOT))
 
 from api.app import create_app, deploy_shipped_workflows  # noqa: E402
 from api.worker import Worker  # noqa: E402
-from engine import cart, runtime, tasks  # noqa: E402
 from engine.db import db  # noqa: E402
-from engine.directory import import_directory, user_by_username  # noqa: E402
+from engine.directory.importer import import_directory  # noqa: E402
+from engine.directory.lookup import user_by_username  # noqa: E402
 from engine.models import HumanTask, RequestItem  # noqa: E402
+from engine.requests import cart  # noqa: E402
+from engine.tasks import actions  # noqa: E402
+from engine.workflow import runtime  # noqa: E402
 from tests.scim_server import SCIM_TOKEN, ScimServerProcess  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("ACCESSFLOW_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -108,7 +111,7 @@ def queue_jobs(app, n: int, base_url: str) -> None:
             for task_id in db.session.scalars(
                 select(HumanTask.id).where(HumanTask.status == "open")
             ).all():
-                tasks.complete_task(user, task_id, "approve")
+                actions.complete_task(user, task_id, "approve")
         db.session.remove()
 
 

@@ -1,5 +1,6 @@
 """The one SQLAlchemy handle every part of the engine shares."""
 
+import logging
 import os
 import uuid
 from datetime import UTC, datetime
@@ -83,6 +84,7 @@ def database_reachable() -> bool:
     try:
         db.session.execute(text("SELECT 1"))
         return True
-    except SQLAlchemyError:
+    except SQLAlchemyError as err:
+        logging.getLogger(__name__).warning("database unreachable: %s", err)
         db.session.rollback()
         return False

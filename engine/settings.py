@@ -1,6 +1,6 @@
 """Product-wide settings an admin changes at run time (stored, so every process agrees)."""
 
-from engine import audit
+from engine.audit import trail
 from engine.db import db
 from engine.errors import Invalid
 from engine.models import Setting
@@ -35,4 +35,4 @@ def change(key: str, value, actor_id: str | None = None) -> None:
     if row.value == value:
         return
     before, row.value, row.updated_by_id = row.value, value, actor_id
-    audit.record("setting_changed", actor_id, setting=key, before=before, after=value)
+    trail.record("setting_changed", actor_id, setting=key, before=before, after=value)

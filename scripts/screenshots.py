@@ -34,9 +34,10 @@ def as_user(browser, server, username, viewport=LAPTOP):
 def set_scene(server):
     """Requests in several states, so that every page has something to show."""
     from api.worker import Worker
-    from engine import cart, tasks
     from engine.db import db
-    from engine.directory import application_by_key, user_by_username
+    from engine.directory.lookup import application_by_key, user_by_username
+    from engine.requests import cart
+    from engine.tasks import actions
     from tests.flow import decide, open_task
 
     with server.engine() as app:
@@ -54,7 +55,7 @@ def set_scene(server):
         first, second = request.items[0], request.items[1]
         decide(mark, first, comment="Go ahead")
         decide(gina, first, comment="Approved for the Q3 campaign")
-        tasks.claim_task(fred, open_task(first).id)
+        actions.claim_task(fred, open_task(first).id)
         decide(mark, second, comment="OK for Bob")
         wiki_item = request.items[2]
         decide(mark, wiki_item, comment="Sure")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from engine.tokens import issue_token
+from engine.directory.tokens import issue_token
 from tests.flow import act
 
 

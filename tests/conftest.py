@@ -11,9 +11,9 @@ import shutil
 import pytest
 
 from api.app import create_app
-from engine import runtime
 from engine.db import db
-from engine.directory import user_by_username
+from engine.directory.lookup import user_by_username
+from engine.workflow import runtime
 from tests import databases
 from tests.databases import PG_ADMIN_URL  # noqa: F401  (other test modules import it from here)
 

@@ -14,7 +14,7 @@ import psycopg
 
 from api.app import create_app, deploy_shipped_workflows
 from engine.db import db
-from engine.directory import import_directory
+from engine.directory.importer import import_directory
 
 PG_ADMIN_URL = os.environ.get("ACCESSFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SNAPSHOT = "accessflow_template"

@@ -4,9 +4,10 @@ Each step is one use case in a unit of work of its own, as an entry point would 
 
 from sqlalchemy import select
 
-from engine import cart, tasks
 from engine.db import db
 from engine.models import HumanTask
+from engine.requests import cart
+from engine.tasks import actions
 from engine.unit_of_work import unit_of_work
 
 
@@ -31,4 +32,4 @@ def open_task(item):
 
 
 def decide(user, item, decision="approve", **extra):
-    return act(tasks.complete_task, user, open_task(item).id, decision, **extra)
+    return act(actions.complete_task, user, open_task(item).id, decision, **extra)

@@ -16,7 +16,7 @@ import requests
 from aiosmtpd.controller import Controller
 
 from engine.db import db
-from engine.directory import application_by_key
+from engine.directory.lookup import application_by_key
 from tests.flow import decide, submit
 from tests.scim_server import SCIM_TOKEN, free_port
 

@@ -98,7 +98,7 @@ class Server:
         """Many tokens at once through the engine (the CLI starts Python once per token)."""
         from api.app import create_app
         from engine.db import db
-        from engine.tokens import issue_token
+        from engine.directory.tokens import issue_token
         from engine.unit_of_work import unit_of_work
 
         app = create_app({"SQLALCHEMY_DATABASE_URI": self.database_url, "SECRET_KEY": "x"})

@@ -3,10 +3,11 @@
 import pytest
 from sqlalchemy import select
 
-from engine import cart, items, tasks
 from engine.db import db
 from engine.errors import Conflict, Invalid, NotAllowed, NotFound
 from engine.models import Account, AuditEvent, ProvisioningJob
+from engine.requests import cart, items
+from engine.tasks import actions
 from tests.flow import decide, open_task, submit
 
 
@@ -23,8 +24,8 @@ def test_disconnected_request_is_fulfilled_by_hand(people):
     fulfil = open_task(item)
     assert fulfil.lane == "Fulfiller" and fulfil.kind == "fulfillment"
 
-    tasks.claim_task(fred, fulfil.id)
-    tasks.complete_task(fred, fulfil.id, "approve", account_id="CRM-0042")
+    actions.claim_task(fred, fulfil.id)
+    actions.complete_task(fred, fulfil.id, "approve", account_id="CRM-0042")
 
     assert item.status == "fulfilled" and item.open_key is None
     account = db.session.get(Account, item.account_id)
@@ -101,21 +102,21 @@ def test_second_fulfiller_cannot_claim_a_claimed_task(people):
     decide(people["mark"], item)
     decide(people["gina"], item)
     task = open_task(item)
-    tasks.claim_task(people["fred"], task.id)
+    actions.claim_task(people["fred"], task.id)
     with pytest.raises(Conflict):
-        tasks.claim_task(people["fiona"], task.id)
+        actions.claim_task(people["fiona"], task.id)
     with pytest.raises(Conflict):
-        tasks.complete_task(people["fiona"], task.id, "approve", account_id="x")
-    tasks.release_task(people["fred"], task.id)
-    assert tasks.claim_task(people["fiona"], task.id).claimed_by_id == people["fiona"].id
+        actions.complete_task(people["fiona"], task.id, "approve", account_id="x")
+    actions.release_task(people["fred"], task.id)
+    assert actions.claim_task(people["fiona"], task.id).claimed_by_id == people["fiona"].id
 
 
 def test_a_decided_task_cannot_be_decided_again(people):
     item = submit(people["alice"], ("crm", "alice")).items[0]
     task = open_task(item)
-    tasks.complete_task(people["mark"], task.id, "approve")
+    actions.complete_task(people["mark"], task.id, "approve")
     with pytest.raises(Conflict):
-        tasks.complete_task(people["mark"], task.id, "reject")
+        actions.complete_task(people["mark"], task.id, "reject")
 
 
 def test_nobody_approves_their_own_request(people):
@@ -125,7 +126,7 @@ def test_nobody_approves_their_own_request(people):
     task = open_task(item)
     assert task.candidate_user_id is None and task.candidate_group_id is not None
     with pytest.raises(NotAllowed, match="requested"):
-        tasks.complete_task(mark, task.id, "approve")
+        actions.complete_task(mark, task.id, "approve")
     decide(people["root"], item)
     # gina is the only crm approver; for her own access the approval falls to admins.
     other = submit(people["alice"], ("crm", "gina")).items[0]
@@ -133,8 +134,8 @@ def test_nobody_approves_their_own_request(people):
     group_task = open_task(other)
     assert group_task.candidate_group_id != gina.groups[0].id
     with pytest.raises(NotAllowed, match="for themselves"):
-        tasks.complete_task(gina, group_task.id, "approve")
-    assert group_task.id not in [t.id for t in tasks.list_inbox(gina)]
+        actions.complete_task(gina, group_task.id, "approve")
+    assert group_task.id not in [t.id for t in actions.list_inbox(gina)]
     decide(people["root"], other)
     assert other.status == "pending_fulfillment"
 
@@ -143,22 +144,22 @@ def test_user_without_manager_goes_to_admins(people):
     item = submit(people["root"], ("crm", "mark")).items[0]  # mark has no manager
     task = open_task(item)
     assert task.candidate_user_id is None
-    assert tasks.list_inbox(people["mark"]) == []
+    assert actions.list_inbox(people["mark"]) == []
     # root requested it, so even the admin may not approve it; a stranger cannot even see it.
     with pytest.raises(NotAllowed):
-        tasks.complete_task(people["root"], task.id, "approve")
+        actions.complete_task(people["root"], task.id, "approve")
     with pytest.raises(NotFound):
-        tasks.complete_task(people["stan"], task.id, "approve")
+        actions.complete_task(people["stan"], task.id, "approve")
 
 
 def test_inbox_shows_tasks_to_candidates_only(people):
     item = submit(people["alice"], ("crm", "bob")).items[0]
-    assert [t.item_id for t in tasks.list_inbox(people["mark"])] == [item.id]
-    assert tasks.list_inbox(people["gina"]) == []
-    assert tasks.list_inbox(people["stan"]) == []
-    assert len(tasks.list_inbox(people["root"])) == 1  # admins see everything
+    assert [t.item_id for t in actions.list_inbox(people["mark"])] == [item.id]
+    assert actions.list_inbox(people["gina"]) == []
+    assert actions.list_inbox(people["stan"]) == []
+    assert len(actions.list_inbox(people["root"])) == 1  # admins see everything
     own = submit(people["root"], ("crm", "mark")).items[0]  # root may not decide this one
-    assert [t.item_id for t in tasks.list_inbox(people["root"])] == [item.id]
+    assert [t.item_id for t in actions.list_inbox(people["root"])] == [item.id]
     assert open_task(own) is not None
 
 
@@ -171,7 +172,7 @@ def test_requester_cancels_an_open_item(people):
     items.cancel_item(alice, item.id, "no longer needed")
     assert item.status == "cancelled" and open_task(item) is None
     with pytest.raises(Conflict):
-        tasks.complete_task(people["mark"], task.id, "approve")
+        actions.complete_task(people["mark"], task.id, "approve")
     with pytest.raises(Conflict):
         items.cancel_item(alice, item.id)
 

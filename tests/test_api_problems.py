@@ -104,12 +104,12 @@ def test_a_second_fulfiller_claiming_gets_409(api):  # noqa: F811
 
 
 def test_a_bug_is_a_bare_500_problem_without_internals(app, api, monkeypatch):  # noqa: F811
-    import engine.listing
+    import engine.requests.listing
 
     def broken(*args, **kwargs):
         raise RuntimeError("SELECT secret FROM internals")
 
-    monkeypatch.setattr(engine.listing, "inbox_page", broken)
+    monkeypatch.setattr(engine.requests.listing, "inbox_page", broken)
     answer = api["alice"].get("/api/v1/tasks")
     body = assert_problem(answer, 500)
     assert "SELECT" not in answer.get_data(as_text=True) and "secret" not in body["detail"]
@@ -122,7 +122,7 @@ def test_health_reports_the_database(app):
 
 def test_a_token_brings_all_of_its_users_groups(api, app):  # noqa: F811
     from engine.db import db
-    from engine.directory import import_directory
+    from engine.directory.importer import import_directory
     from tests.conftest import DIRECTORY
 
     groups = [{**g, "members": g["members"] + ["dora"]} for g in DIRECTORY["groups"]]

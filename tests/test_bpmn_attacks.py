@@ -18,12 +18,15 @@ import pytest
 from sqlalchemy import select, update
 
 from api.app import create_app, deploy_shipped_workflows
-from engine import cart, tasks, timers
-from engine.bpmn import deploy
 from engine.db import db, utcnow
-from engine.directory import import_directory, user_by_username
+from engine.directory.importer import import_directory
+from engine.directory.lookup import user_by_username
 from engine.errors import DomainError, Invalid
 from engine.models import HumanTask, ProcessInstance
+from engine.requests import cart
+from engine.tasks import actions
+from engine.workflow import timers
+from engine.workflow.bpmn import deploy
 from tests.bpmn_attacks import EXHAUSTION, PAYLOADS, PLACES, attack
 from tests.conftest import DIRECTORY
 
@@ -101,7 +104,7 @@ def run_items_on(bpmn: str, rounds: int = 3) -> str:
     for _ in range(rounds):
         _fire_timers_now(item.id)
         for task in _open_tasks(item.id):
-            tasks.complete_task(mark, task.id, "approve")
+            actions.complete_task(mark, task.id, "approve")
     return "ran"
 
 
@@ -180,7 +183,7 @@ _CHILD = textwrap.dedent(
     resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
     from api.app import create_app
     from engine.db import db
-    from engine.directory import import_directory
+    from engine.directory.importer import import_directory
     from tests.bpmn_attacks import PLACES
     from tests.conftest import DIRECTORY
     from tests.test_bpmn_attacks import _outcome

@@ -5,12 +5,14 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from engine import runtime, tasks
 from engine.db import db, utcnow
-from engine.directory import import_directory, user_by_username
+from engine.directory.importer import import_directory
+from engine.directory.lookup import user_by_username
 from engine.errors import Conflict
 from engine.models import HumanTask, ProcessInstance
+from engine.tasks import actions
 from engine.unit_of_work import unit_of_work
+from engine.workflow import runtime
 from tests.flow import act, decide, open_task, submit
 
 CLAIMERS = [f"fulfiller{n:02d}" for n in range(20)]
@@ -57,7 +59,7 @@ def test_twenty_fulfillers_claim_one_task_and_exactly_one_wins(app, people):
     task_id = open_task(item).id
     db.session.remove()
 
-    outcomes = _run_together(app, CLAIMERS, lambda user: tasks.claim_task(user, task_id))
+    outcomes = _run_together(app, CLAIMERS, lambda user: actions.claim_task(user, task_id))
 
     winners = [name for name, outcome in outcomes.items() if outcome == "won"]
     assert len(outcomes) == 20
@@ -81,10 +83,10 @@ def test_a_stale_instance_write_is_a_conflict_not_a_lost_update(app, people, mon
 
     monkeypatch.setattr(runtime, "load_workflow", load_while_someone_else_writes)
     with pytest.raises(Conflict, match="changed meanwhile"), unit_of_work():
-        tasks.complete_task(people["mark"], task_id, "approve")
+        actions.complete_task(people["mark"], task_id, "approve")
     monkeypatch.undo()
 
     db.session.expire_all()
     assert db.session.get(HumanTask, task_id).status == "open"  # nothing half-applied
-    act(tasks.complete_task, people["mark"], task_id, "approve")  # and a fresh try succeeds
+    act(actions.complete_task, people["mark"], task_id, "approve")  # and a fresh try succeeds
     assert open_task(item).lane == "ApproverGroup"

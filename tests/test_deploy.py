@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from engine import runtime
-from engine.bpmn import deploy, latest_version
 from engine.db import db
 from engine.errors import Invalid
 from engine.models import ProcessInstance
+from engine.workflow import runtime
+from engine.workflow.bpmn import deploy, latest_version
 from tests.flow import decide, submit
 
 SHIPPED = (Path(__file__).parent.parent / "workflows" / "access_request.bpmn").read_text()

@@ -5,11 +5,12 @@ import copy
 import pytest
 from sqlalchemy import func, select
 
-from engine import cart
 from engine.db import db
-from engine.directory import application_by_key, import_directory
+from engine.directory.importer import import_directory
+from engine.directory.lookup import application_by_key
 from engine.errors import Conflict, Invalid
 from engine.models import Application, Group, User
+from engine.requests import cart
 from tests.api_client import api  # noqa: F401
 from tests.conftest import DIRECTORY
 from tests.flow import act, decide, submit

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from engine.expressions import (
+from engine.workflow.expressions import (
     ExpressionError,
     UnsafeExpression,
     check_expression,

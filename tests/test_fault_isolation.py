@@ -15,9 +15,8 @@ import pytest
 from sqlalchemy import select, update
 
 from api.worker import Worker
-from engine import bpmn, incidents, provisioning_outcomes, runtime
 from engine.db import db
-from engine.directory import import_directory
+from engine.directory.importer import import_directory
 from engine.errors import Conflict
 from engine.models import (
     AuditEvent,
@@ -27,7 +26,9 @@ from engine.models import (
     ProvisioningJob,
     RequestItem,
 )
-from engine.timers import fire_due_timers
+from engine.provisioning import accounts, incidents
+from engine.workflow import bpmn, runtime
+from engine.workflow.timers import fire_due_timers
 from tests import provisioning_support as support
 from tests import scim_server as server_plugin
 from tests.flow import act, decide, open_task, submit
@@ -376,14 +377,14 @@ def test_a_bug_recording_one_result_spares_the_batch_and_retry_links_the_account
     connect_wiki(scim_server)
     buggy = approved_wiki_item(people, "bob")
     healthy = approved_wiki_item(people, "alice")
-    record_account = provisioning_outcomes._record_account
+    record_account = accounts.record_account
 
-    def broken_for_bob(item, attempt):
+    def broken_for_bob(item, *args, **kwargs):
         if item.id == buggy.id:
             raise RuntimeError(f"lost track; Authorization: Bearer {SCIM_TOKEN}")
-        record_account(item, attempt)
+        return record_account(item, *args, **kwargs)
 
-    monkeypatch.setattr(provisioning_outcomes, "_record_account", broken_for_bob)
+    monkeypatch.setattr(accounts, "record_account", broken_for_bob)
 
     assert _work(app) == 2
 
@@ -395,7 +396,7 @@ def test_a_bug_recording_one_result_spares_the_batch_and_retry_links_the_account
     assert "broken_for_bob" in caplog.text and SCIM_TOKEN not in caplog.text
     assert len(scim_users(scim_server)) == 2  # bob's account was made before the bug
 
-    monkeypatch.setattr(provisioning_outcomes, "_record_account", record_account)
+    monkeypatch.setattr(accounts, "record_account", record_account)
     act(incidents.retry_incident, people["root"], incident.id, "bug fixed")
     _fresh()
     assert buggy.status == "provisioning"

@@ -19,7 +19,7 @@ import pytest
 from api.app import create_app
 from api.mail_catcher import start_mail_catcher
 from api.worker import Worker
-from engine.notifications import Mailer
+from engine.audit.notifications import Mailer
 from tests.provisioning_support import approved_wiki_item, connect_wiki
 from tests.scim_server import free_port, scim_server, scim_server_process  # noqa: F401
 
@@ -190,7 +190,7 @@ def test_worker_logs_the_jobs_it_ran_and_nothing_of_its_libraries(
     polls = serve_briefly(Worker(app, worker_id="w1"), until=lambda polls: 1 in polls)
     assert 1 in polls
     [job, summary] = info_lines(caplog)  # the workflow moved on, yet SpiffWorkflow is quiet
-    assert job.startswith("engine.provisioning: job ") and "(wiki, attempt 1): created" in job
+    assert job.startswith("engine.provisioning.calls: job ") and "(wiki, attempt 1): created" in job
     assert summary == "accessflow.worker: worker w1: 1 provisioning jobs run"
 
 

@@ -11,7 +11,8 @@ from engine import settings
 from engine.access import assignments, changes, groups
 from engine.access.people import deactivate, reactivate, set_manager
 from engine.db import db
-from engine.directory import application_by_key, import_directory
+from engine.directory.importer import import_directory
+from engine.directory.lookup import application_by_key
 from engine.models import (
     AccessChange,
     Account,
@@ -331,7 +332,7 @@ def test_a_cart_request_becomes_an_assignment_and_its_removal_ends_it(people):
     [held] = assignments.active(alice.id)
     assert (held.source, held.item_id) == ("request", item.id)
 
-    from engine import cart
+    from engine.requests import cart
 
     with_removal = act(
         lambda: (cart.add_to_cart(alice, "crm", "alice", "remove"), cart.submit_cart(alice))[1]

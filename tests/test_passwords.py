@@ -1,6 +1,6 @@
 """Passwords: argon2 with strong parameters in production, the cheapest under the test setting."""
 
-from engine.directory import check_password, set_password
+from engine.directory.passwords import check_password, set_password
 from engine.models import User
 
 

@@ -6,11 +6,11 @@ import pytest
 from sqlalchemy import select
 
 from api.worker import Worker
-from engine import connected_apps, incidents, jobs
 from engine.db import db
-from engine.directory import application_by_key
+from engine.directory.lookup import application_by_key
 from engine.errors import Conflict, Invalid, NotAllowed
 from engine.models import AuditEvent, Incident, ProvisioningJob, ProvisioningLog
+from engine.provisioning import connected_apps, incidents, jobs
 from tests import api_client
 from tests import provisioning_support as support
 from tests import scim_server as server_plugin

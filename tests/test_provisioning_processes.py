@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from api.app import create_app
 from engine.db import db
-from engine.directory import user_by_username
+from engine.directory.lookup import user_by_username
 from engine.models import Account, ProvisioningJob, ProvisioningLog, RequestItem
 from tests import scim_server as server_plugin
 from tests.conftest import DIRECTORY, PG_ADMIN_URL
@@ -91,7 +91,7 @@ class Deployment:
 
     def approve(self, *beneficiaries) -> list[str]:
         """Items for wiki, requested by alice and approved by mark and gina; their ids."""
-        from engine import cart
+        from engine.requests import cart
 
         with self.app.app_context():
             alice = user_by_username("alice")

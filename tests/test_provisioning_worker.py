@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import select
 
 from api.worker import Worker
-from engine import jobs, tasks
 from engine.db import db, utcnow
 from engine.errors import Invalid
 from engine.models import Account, Incident, ProvisioningJob, ProvisioningLog
-from engine.provisioning import run_job
+from engine.provisioning import jobs
+from engine.provisioning.calls import run_job
+from engine.tasks import actions
 from tests import provisioning_support as support
 from tests import scim_server as server_plugin
 from tests.flow import act, open_task
@@ -168,7 +169,11 @@ def test_retry_from_the_failed_task_provisions_once(app, people, scim_server):
 
         proxy.heal()
         act(
-            tasks.complete_task, people["fred"], open_task(item).id, "retry", comment="wiki is back"
+            actions.complete_task,
+            people["fred"],
+            open_task(item).id,
+            "retry",
+            comment="wiki is back",
         )
         assert item.status == "provisioning"
         work(app)
@@ -193,11 +198,11 @@ def test_the_failed_task_can_be_fulfilled_by_hand_or_rejected(app, people):
     assert (item.status, other.status) == ("failed", "failed")
 
     with pytest.raises(Invalid, match="account_id"):
-        act(tasks.complete_task, people["fred"], open_task(item).id, "approve")
-    act(tasks.complete_task, people["fred"], open_task(item).id, "approve", account_id="WIKI-7")
+        act(actions.complete_task, people["fred"], open_task(item).id, "approve")
+    act(actions.complete_task, people["fred"], open_task(item).id, "approve", account_id="WIKI-7")
     assert item.status == "fulfilled"
     assert db.session.get(Account, item.account_id).external_id == "WIKI-7"
-    act(tasks.complete_task, people["fiona"], open_task(other).id, "reject", comment="no licence")
+    act(actions.complete_task, people["fiona"], open_task(other).id, "reject", comment="no licence")
     assert (other.status, other.outcome_reason) == ("rejected", "no licence")
     # People handled both failures, so neither incident stays open for an admin.
     incidents = db.session.scalars(

@@ -7,11 +7,11 @@ from flask import g
 from sqlalchemy import select
 
 from api.worker import Worker
-from engine import cart
 from engine.db import db
-from engine.directory import application_by_key
+from engine.directory.lookup import application_by_key
 from engine.errors import Invalid
 from engine.models import Account, AuditEvent, ProvisioningLog
+from engine.requests import cart
 from tests import scim_server as server_plugin
 from tests.flow import decide, open_task
 from tests.provisioning_support import approved_wiki_item, connect_wiki, scim_users

@@ -12,11 +12,11 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import (
 )
 from SpiffWorkflow.util.task import TaskState
 
-from engine import runtime
-from engine.bpmn import deploy, parse_bpmn
 from engine.db import db
 from engine.errors import Invalid, WorkflowFault
 from engine.models import Application, Incident, ProvisioningJob
+from engine.workflow import runtime
+from engine.workflow.bpmn import deploy, parse_bpmn
 from tests import sandbox_bpmn as bpmn
 from tests.flow import decide, submit
 

@@ -12,11 +12,12 @@ from alembic import command
 from sqlalchemy import text
 
 from api.app import create_app
-from engine import connected_apps, encryption
-from engine.connected_apps import reencrypt_secrets
+from engine import encryption
 from engine.db import db
-from engine.directory import application_by_key
+from engine.directory.lookup import application_by_key
 from engine.errors import Invalid
+from engine.provisioning import connected_apps
+from engine.provisioning.connected_apps import reencrypt_secrets
 from engine.schema import alembic_config
 from tests.conftest import DIRECTORY, TEST_ENCRYPTION_KEY
 from tests.flow import act

@@ -6,12 +6,12 @@ import pytest
 from sqlalchemy import select
 
 from api.worker import Worker
-from engine import tasks
 from engine.db import db
-from engine.directory import import_directory
+from engine.directory.importer import import_directory
 from engine.errors import Conflict, Invalid
 from engine.models import AuditEvent, HumanTask, ProcessInstance
-from engine.timers import fire_due_timers
+from engine.tasks import actions
+from engine.workflow.timers import fire_due_timers
 from tests.flow import decide, open_task, submit
 
 
@@ -56,7 +56,7 @@ def test_an_approval_nobody_decides_in_time_expires_the_item(app, people):
     ]
     assert events[-1] == "expired"
     with pytest.raises(Conflict, match="already cancelled"):
-        tasks.complete_task(people["mark"], task.id, "approve")
+        actions.complete_task(people["mark"], task.id, "approve")
 
 
 def test_a_timely_decision_moves_the_deadline_to_the_next_approval(app, people):

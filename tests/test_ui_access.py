@@ -2,7 +2,7 @@
 
 from playwright.sync_api import expect
 
-from engine.directory import user_by_username
+from engine.directory.lookup import user_by_username
 from tests.flow import decide, open_task, submit
 
 pytest_plugins = ["tests.browser"]

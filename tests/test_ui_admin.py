@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from api.worker import Worker
 from engine.db import db
-from engine.directory import application_by_key, user_by_username
+from engine.directory.lookup import application_by_key, user_by_username
 from tests.flow import decide, submit
 
 pytest_plugins = ["tests.browser"]

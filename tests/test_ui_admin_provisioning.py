@@ -6,7 +6,8 @@ import pytest
 from flask import g
 
 from engine.db import db
-from engine.directory import application_by_key, import_directory
+from engine.directory.importer import import_directory
+from engine.directory.lookup import application_by_key
 from engine.models import Incident, ProvisioningLog
 
 

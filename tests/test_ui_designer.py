@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from engine.db import db
-from engine.directory import user_by_username
+from engine.directory.lookup import user_by_username
 from engine.models import ProcessInstance, RequestItem
 from tests.flow import decide, open_task, submit
 

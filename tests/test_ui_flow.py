@@ -4,8 +4,8 @@ import re
 
 from playwright.sync_api import expect
 
-from engine import tasks
-from engine.directory import user_by_username
+from engine.directory.lookup import user_by_username
+from engine.tasks import actions
 from tests.flow import decide, open_task, submit
 
 pytest_plugins = ["tests.browser"]
@@ -141,7 +141,7 @@ def test_second_fulfiller_sees_a_claimed_task_as_taken(log_in, server):
     fiona.get_by_role("button", name="Claim").click()
     expect(fiona.locator(".claim-state")).to_have_text("Claimed by you")
     with server.engine():
-        assert tasks.get_task(user_by_username("fiona"), task_id).claimed_by_id == (
+        assert actions.get_task(user_by_username("fiona"), task_id).claimed_by_id == (
             user_by_username("fiona").id
         )
 

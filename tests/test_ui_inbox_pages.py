@@ -5,9 +5,9 @@ import re
 import pytest
 from flask import g
 
-import engine.inbox
+import engine.tasks.inbox
 import ui.views.inbox
-from engine.directory import import_directory
+from engine.directory.importer import import_directory
 from tests.flow import submit
 
 
@@ -15,7 +15,7 @@ from tests.flow import submit
 def mark_signed_in(app, people, monkeypatch):
     """Mark, manager of everyone, with five approvals waiting; pages of 2, a count cap of 3."""
     monkeypatch.setattr(ui.views.inbox, "PAGE_SIZE", 2)
-    monkeypatch.setattr(engine.inbox, "COUNT_CAP", 3)
+    monkeypatch.setattr(engine.tasks.inbox, "COUNT_CAP", 3)
     submit(
         people["alice"],
         ("crm", "bob"),

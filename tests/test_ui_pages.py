@@ -5,9 +5,9 @@ import re
 import pytest
 from flask import g
 
-from engine.cart import list_cart
-from engine.directory import import_directory
-from engine.tokens import issue_token
+from engine.directory.importer import import_directory
+from engine.directory.tokens import issue_token
+from engine.requests.cart import list_cart
 from tests.flow import act, submit
 
 

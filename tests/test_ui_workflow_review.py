@@ -5,7 +5,7 @@ from pathlib import Path
 
 from flask import g
 
-from engine.bpmn import latest_version
+from engine.workflow.bpmn import latest_version
 from tests.test_ui_pages import client, log_in  # noqa: F401  (the client fixture, with passwords)
 
 SHIPPED = (Path(__file__).parent.parent / "workflows" / "access_request.bpmn").read_text()

@@ -5,10 +5,11 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from engine import cart, tasks
 from engine.db import db, utcnow
 from engine.errors import Conflict, Invalid, StaleWrite
 from engine.models import CartItem, HumanTask, ProcessInstance
+from engine.requests import cart
+from engine.tasks import actions
 from engine.unit_of_work import current_unit, unit_of_work
 from tests.flow import open_task, submit
 
@@ -70,7 +71,7 @@ def test_after_commit_hooks_run_only_once_the_unit_commits(people):
 
 def test_two_threads_deciding_one_task_on_postgresql_one_wins_one_conflicts(postgres_copies):
     from api.app import create_app
-    from engine.directory import user_by_username
+    from engine.directory.lookup import user_by_username
 
     # A fresh copy of the prepared database: schema, shipped workflows and the small directory.
     app = create_app({"SQLALCHEMY_DATABASE_URI": postgres_copies.fresh(), "TESTING": True})
@@ -88,7 +89,7 @@ def test_two_threads_deciding_one_task_on_postgresql_one_wins_one_conflicts(post
                 start.wait()  # both have read the task and the instance: one write goes stale
                 try:
                     with unit_of_work():
-                        tasks.complete_task(mark, task_id, decision)
+                        actions.complete_task(mark, task_id, decision)
                     outcomes.append("won")
                 except Conflict:
                     outcomes.append("conflict")

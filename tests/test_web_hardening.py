@@ -9,12 +9,12 @@ import pytest
 from flask import g
 from sqlalchemy import select, update
 
-import engine.authentication
-from engine import cart
+import engine.directory.authentication
 from engine.db import db
-from engine.directory import import_directory
+from engine.directory.importer import import_directory
 from engine.errors import Invalid
 from engine.models import AuditEvent, LoginFailure
+from engine.requests import cart
 from tests.api_client import api  # noqa: F401
 from tests.flow import decide, submit
 from tests.served import served_sqlite  # noqa: F401
@@ -176,7 +176,7 @@ def test_sixth_wrong_password_is_refused_without_hashing_and_audited(app, people
     def no_hashing(*_):
         raise AssertionError("a throttled attempt must not check the password")
 
-    monkeypatch.setattr(engine.authentication, "check_password", no_hashing)
+    monkeypatch.setattr(engine.directory.authentication, "check_password", no_hashing)
     answer = sign_in(client)  # even the right password waits
     assert answer.status_code == 429
     assert 0 < int(answer.headers["Retry-After"]) <= 15 * 60

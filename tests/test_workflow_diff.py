@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from engine.workflow_diff import Change, diff_workflows
+from engine.workflow.diff import Change, diff_workflows
 
 SHIPPED = (Path(__file__).parent.parent / "workflows" / "access_request.bpmn").read_text()
 

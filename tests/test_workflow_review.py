@@ -5,9 +5,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine.bpmn import latest_version
 from engine.db import db
-from engine.designer import (
+from engine.directory.importer import import_directory
+from engine.errors import Conflict, Invalid, NotAllowed
+from engine.models import AuditEvent, ProcessInstance, WorkflowVersion
+from engine.workflow.bpmn import latest_version
+from engine.workflow.designer import (
     approve_draft,
     deploy_as_operator,
     deploy_workflow,
@@ -15,9 +18,6 @@ from engine.designer import (
     reject_draft,
     review_workflow_version,
 )
-from engine.directory import import_directory
-from engine.errors import Conflict, Invalid, NotAllowed
-from engine.models import AuditEvent, ProcessInstance, WorkflowVersion
 from tests.flow import decide, open_task, submit
 
 SHIPPED = (Path(__file__).parent.parent / "workflows" / "access_request.bpmn").read_text()

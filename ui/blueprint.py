@@ -19,10 +19,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.problems import problem
 from api.request_body import field_with_nul
-from engine.authentication import session_user
-from engine.cart import list_cart
+from engine.directory.authentication import session_user
 from engine.errors import DomainError, Invalid
-from engine.listing import inbox_count
+from engine.requests.cart import list_cart
+from engine.requests.listing import inbox_count
 from ui import csrf
 from ui.errors import render_error
 

@@ -1,6 +1,6 @@
 """How domain values read on the pages: people, times, statuses, audit events."""
 
-from engine import inbox
+from engine.tasks import inbox
 from ui.blueprint import bp
 
 STATUS_LABELS = {

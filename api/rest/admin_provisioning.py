@@ -5,8 +5,8 @@ from marshmallow import Schema, fields, validate
 from api.auth import current_user
 from api.rest.resource import resource_blueprint
 from api.schemas import Computed, Text, UtcDateTime, through
-from engine import connected_apps, incidents
 from engine.models.provisioning import LOG_OUTCOMES
+from engine.provisioning import connected_apps, incidents
 from engine.unit_of_work import unit_of_work
 
 blp = resource_blueprint(

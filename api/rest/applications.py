@@ -2,7 +2,7 @@
 
 from api.rest.resource import resource_blueprint
 from api.schemas import ApplicationPage, PageQuery
-from engine import listing
+from engine.requests import listing
 
 blp = resource_blueprint("applications", "/api/v1/applications", "Applications to request")
 

@@ -11,7 +11,7 @@ from api.schemas import (
     RequestSchema,
     SubmitHeaders,
 )
-from engine import cart
+from engine.requests import cart
 from engine.unit_of_work import unit_of_work
 
 blp = resource_blueprint("cart", "/api/v1/cart", "The caller's cart")

@@ -3,7 +3,7 @@
 from api.auth import current_user
 from api.rest.resource import resource_blueprint
 from api.schemas import MeSchema, RevokedSchema
-from engine import tokens
+from engine.directory import tokens
 from engine.unit_of_work import unit_of_work
 
 blp = resource_blueprint("me", "/api/v1/me", "The caller")

@@ -11,7 +11,7 @@ from api.schemas import (
     RequestPage,
     RequestSchema,
 )
-from engine import items, listing
+from engine.requests import items, listing
 from engine.unit_of_work import unit_of_work
 
 blp = resource_blueprint("requests", "/api/v1", "Requests and their items")

@@ -3,7 +3,8 @@
 from api.auth import current_user
 from api.rest.resource import resource_blueprint
 from api.schemas import CompleteIn, TaskPage, TaskSchema, TasksQuery
-from engine import listing, tasks
+from engine.requests import listing
+from engine.tasks import actions
 from engine.unit_of_work import unit_of_work
 
 blp = resource_blueprint("tasks", "/api/v1/tasks", "Human tasks")
@@ -37,7 +38,7 @@ def list_tasks(scope, limit, cursor=None):
 @blp.doc(operationId="showTask")
 def show_task(task_id):
     """One task the caller may see: its item, who holds it, when it is due."""
-    return tasks.get_task(current_user(), str(task_id))
+    return actions.get_task(current_user(), str(task_id))
 
 
 @blp.route("/<uuid:task_id>/claim", methods=["POST"])
@@ -47,7 +48,7 @@ def show_task(task_id):
 def claim_task(task_id):
     """Take the task; 409 when someone else holds it."""
     with unit_of_work():
-        return tasks.claim_task(current_user(), str(task_id))
+        return actions.claim_task(current_user(), str(task_id))
 
 
 @blp.route("/<uuid:task_id>/release", methods=["POST"])
@@ -57,7 +58,7 @@ def claim_task(task_id):
 def release_task(task_id):
     """Give a claimed task back to its group; 409 unless the caller (or an admin) holds it."""
     with unit_of_work():
-        return tasks.release_task(current_user(), str(task_id))
+        return actions.release_task(current_user(), str(task_id))
 
 
 @blp.route("/<uuid:task_id>/complete", methods=["POST"])
@@ -68,4 +69,4 @@ def release_task(task_id):
 def complete_task(task_id, decision, comment=None, account_id=None):
     """Decide the task, claiming it when unclaimed; 409 when another holds it or it is done."""
     with unit_of_work():
-        return tasks.complete_task(current_user(), str(task_id), decision, comment, account_id)
+        return actions.complete_task(current_user(), str(task_id), decision, comment, account_id)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from engine import audit
+from engine.audit import trail
 from engine.db import db, new_id, utcnow
 from engine.models import Application, Assignment, RequestItem, User
 from engine.models.lifecycle import active_key
@@ -65,7 +65,7 @@ def grant(
     )
     db.session.add(assignment)
     db.session.flush()  # the slot's unique key refuses a concurrent twin now, not at commit
-    audit.record(
+    trail.record(
         "access_assigned",
         actor_id,
         item=item,
@@ -85,7 +85,7 @@ def end(assignment: Assignment, actor_id: str | None, reason: str) -> None:
         return
     assignment.ended_at, assignment.ended_by_id = utcnow(), actor_id
     assignment.ended_reason, assignment.active_key = reason, None
-    audit.record(
+    trail.record(
         "access_unassigned",
         actor_id,
         comment=reason,

@@ -11,9 +11,9 @@ from datetime import timedelta
 
 from sqlalchemy import and_, or_, select, update
 
-from engine import audit
 from engine.access import assignments
 from engine.access import items as access_items
+from engine.audit import trail
 from engine.db import db, new_id, utcnow
 from engine.models import (
     AccessChange,
@@ -53,7 +53,7 @@ def apply(group: Group, actor: User | None, reason: str) -> dict:
     was_enabled = gc.isenabled()
     gc.disable()  # thousands of objects live until the commit: collecting them is wasted work
     try:
-        with audit.batched():
+        with trail.batched():
             return _apply(group, actor, reason)
     finally:
         if was_enabled:
@@ -141,7 +141,7 @@ def _assign(person, app, group, role, actor_id, reason) -> Assignment:
         reason=f"member of {group.name}: {reason}",
     )
     db.session.add(assignment)
-    audit.record(
+    trail.record(
         "access_assigned",
         actor_id,
         assignment_id=assignment.id,

@@ -8,10 +8,10 @@ when few people and applications are concerned, else through an `AccessChange` a
 
 from sqlalchemy import delete, func, insert, select
 
-from engine import audit
 from engine.access import changes
+from engine.audit import trail
 from engine.db import db, utcnow
-from engine.directory import application_by_key, user_by_username
+from engine.directory.lookup import application_by_key, user_by_username
 from engine.errors import Invalid, NotFound
 from engine.models import Assignment, Group, GroupApplication, User, group_members
 
@@ -138,7 +138,7 @@ def remove_application(actor, group_name: str, key: str, reason=None) -> bool:
 
 def _changed(actor, group, event, what, reason, *, pairs, **details) -> None:
     actor_id = actor.id if actor else None
-    audit.record(event, actor_id, comment=reason, group=group.name, **details)
+    trail.record(event, actor_id, comment=reason, group=group.name, **details)
     db.session.flush()
     if pairs <= INLINE_PAIRS:
         changes.apply(group, actor, reason or what)

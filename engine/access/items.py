@@ -6,13 +6,16 @@ kind), by default the shipped `grant` flow (no approval) and `removal` flow.
 
 from sqlalchemy import select
 
-from engine import accounts, audit, faults, instances, items
 from engine.access import assignments
 from engine.access.policy import workflow_for
-from engine.bpmn import latest_version
+from engine.audit import trail
 from engine.db import db, new_id
 from engine.errors import Invalid
 from engine.models import Application, RequestItem, User, WorkflowVersion
+from engine.provisioning import accounts
+from engine.requests import items
+from engine.workflow import faults, instances
+from engine.workflow.bpmn import latest_version
 
 
 def open_item(user_id: str, application_id: str) -> RequestItem | None:
@@ -58,7 +61,7 @@ def start_item(
         open_key=f"{person.id}:{app.id}",
     )
     db.session.add(item)
-    audit.record("submitted", requester.id, item=item, comment=reason, origin=origin)
+    trail.record("submitted", requester.id, item=item, comment=reason, origin=origin)
     key = workflow_for(app, origin, item.kind)
     versions = {} if versions is None else versions
     if key not in versions:

@@ -2,10 +2,9 @@
 
 from sqlalchemy import delete, select
 
-from engine import audit, items
 from engine.access import assignments
 from engine.access import items as access_items
-from engine.assignment import resolve_candidates
+from engine.audit import trail
 from engine.db import db, utcnow
 from engine.errors import Invalid, NotFound
 from engine.models import (
@@ -18,6 +17,8 @@ from engine.models import (
     User,
     group_members,
 )
+from engine.requests import items
+from engine.tasks.candidates import resolve_candidates
 
 
 def person(username: str, *, lock: bool = False) -> User:
@@ -55,7 +56,7 @@ def deactivate(actor: User | None, username: str, reason: str | None = None) -> 
     )
     db.session.execute(delete(group_members).where(group_members.c.user_id == user.id))
     db.session.expire(user, ["groups"])
-    audit.record("user_deactivated", actor_id, comment=reason, user=username, groups=groups)
+    trail.record("user_deactivated", actor_id, comment=reason, user=username, groups=groups)
     for item in db.session.scalars(
         select(RequestItem).where(
             RequestItem.beneficiary_id == user.id, RequestItem.open_key.is_not(None)
@@ -85,7 +86,7 @@ def _hand_over_tasks(user: User, actor_id: str | None) -> None:
         select(HumanTask).where(HumanTask.status == "open", HumanTask.claimed_by_id == user.id)
     ).all():
         task.claimed_by_id, task.claimed_at = None, None
-        audit.record("released", actor_id, item=task.item, task_id=task.id, reason="leaver")
+        trail.record("released", actor_id, item=task.item, task_id=task.id, reason="leaver")
     _reroute(select(HumanTask).where(HumanTask.candidate_user_id == user.id), actor_id)
 
 
@@ -99,7 +100,7 @@ def _reroute(query, actor_id: str | None) -> int:
         task.candidate_user_id, task.candidate_group_id = user_id, group_id
         if task.claimed_by_id not in (None, user_id):
             task.claimed_by_id, task.claimed_at = None, None
-        audit.record(
+        trail.record(
             "task_reassigned",
             actor_id,
             item=task.item,
@@ -117,7 +118,7 @@ def reactivate(actor: User | None, username: str, reason: str | None = None) -> 
     if user.active:
         return user
     user.active, user.deactivated_at = True, None
-    audit.record("user_reactivated", actor.id if actor else None, comment=reason, user=username)
+    trail.record("user_reactivated", actor.id if actor else None, comment=reason, user=username)
     return user
 
 
@@ -134,7 +135,7 @@ def set_manager(actor: User | None, username: str, manager: str | None) -> User:
     before = user.manager.username if user.manager else None
     user.manager = boss
     actor_id = actor.id if actor else None
-    audit.record("manager_changed", actor_id, user=username, before=before, after=manager)
+    trail.record("manager_changed", actor_id, user=username, before=before, after=manager)
     db.session.flush()
     reroute_manager_tasks(actor_id, user)
     return user

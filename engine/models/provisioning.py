@@ -58,3 +58,11 @@ class Incident(Model):
 
     application: Mapped[Application] = relationship(lazy="joined")
     resolved_by: Mapped[User | None] = relationship(lazy="joined")
+
+    def close(
+        self, resolution: str, actor_id: str | None = None, at: datetime | None = None
+    ) -> None:
+        """Resolve the incident: the one place an incident is closed (`actor_id` None: the
+        system closed it); the caller commits."""
+        self.status, self.resolution = "resolved", resolution
+        self.resolved_at, self.resolved_by_id = at or utcnow(), actor_id

@@ -61,7 +61,7 @@ class HumanTask(Model):
     """A ready manual task, with the columns the inbox filters on copied in and indexed."""
 
     __tablename__ = "human_tasks"
-    # In inbox order after each equality the inbox reads by (engine/inbox.py): a page is a
+    # In inbox order after each equality the inbox reads by (engine/tasks/inbox.py): a page is a
     # range of each index, never a sort of every open task.
     __table_args__ = (
         Index("ix_human_tasks_open_user", "status", "candidate_user_id", "created_at", "id"),

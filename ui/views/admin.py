@@ -2,13 +2,8 @@
 
 from flask import flash, g, render_template, request
 
-from engine.admin import (
-    audit_event_names,
-    check_connection,
-    get_application,
-    list_applications,
-    search_audit,
-)
+from engine.audit.search import audit_event_names, search_audit
+from engine.provisioning.admin import check_connection, get_application, list_applications
 from ui.blueprint import bp, login_required
 from ui.errors import form_page
 

@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 from flask import current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.urls import iri_to_uri
 
-from engine.authentication import authenticate, end_sessions
-from engine.login_throttle import LoginLimits, TooManySignIns, note_attempt, note_success
+from engine.directory.authentication import authenticate, end_sessions
+from engine.directory.login_throttle import LoginLimits, TooManySignIns, note_attempt, note_success
 from engine.unit_of_work import unit_of_work
 from ui.blueprint import bp
 

@@ -4,8 +4,8 @@ import uuid
 
 from flask import flash, g, redirect, render_template, request, url_for
 
-from engine.cart import list_cart, remove_from_cart, submit_cart
-from engine.catalog import (
+from engine.requests.cart import list_cart, remove_from_cart, submit_cart
+from engine.requests.catalog import (
     add_for_beneficiaries,
     get_application,
     list_people,

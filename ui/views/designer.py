@@ -4,7 +4,9 @@ history, and the review page where a second person approves or rejects a draft."
 from flask import Response, flash, g, jsonify, redirect, render_template, request, url_for
 
 from api.problems import problem
-from engine.designer import (
+from engine.errors import DomainError
+from engine.unit_of_work import unit_of_work
+from engine.workflow.designer import (
     approve_draft,
     deploy_workflow,
     get_workflow_version,
@@ -15,8 +17,6 @@ from engine.designer import (
     review_workflow_version,
     validate_workflow,
 )
-from engine.errors import DomainError
-from engine.unit_of_work import unit_of_work
 from ui.blueprint import bp, login_required
 from ui.errors import form_page, status_of
 

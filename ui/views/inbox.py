@@ -3,9 +3,9 @@
 from flask import flash, g, redirect, render_template, request, url_for
 
 from engine.errors import DomainError
-from engine.listing import inbox_page as tasks_page
-from engine.tasks import claim_task, complete_task, get_task, release_task
-from engine.tracking import names_for
+from engine.requests.listing import inbox_page as tasks_page
+from engine.requests.tracking import names_for
+from engine.tasks.actions import claim_task, complete_task, get_task, release_task
 from engine.unit_of_work import unit_of_work
 from ui.blueprint import bp, inbox_total, login_required
 from ui.errors import form_page

@@ -2,9 +2,14 @@
 
 from flask import flash, g, redirect, render_template, request, url_for
 
-from engine.admin import list_applications
-from engine.incidents import list_incidents, provisioning_log, resolve_incident, retry_incident
 from engine.models.provisioning import LOG_OUTCOMES
+from engine.provisioning.admin import list_applications
+from engine.provisioning.incidents import (
+    list_incidents,
+    provisioning_log,
+    resolve_incident,
+    retry_incident,
+)
 from engine.unit_of_work import unit_of_work
 from ui.blueprint import bp, login_required
 from ui.errors import form_page

@@ -2,8 +2,8 @@
 
 from flask import flash, g, redirect, render_template, request, url_for
 
-from engine.items import cancel_item, get_item, get_request, item_history, list_requests
-from engine.tracking import item_tasks, item_workflow_version, names_for
+from engine.requests.items import cancel_item, get_item, get_request, item_history, list_requests
+from engine.requests.tracking import item_tasks, item_workflow_version, names_for
 from engine.unit_of_work import unit_of_work
 from ui.blueprint import bp, login_required
 from ui.errors import form_page

@@ -1,6 +1,6 @@
 """Running provisioning jobs: the calls to the target, batching the lookups they need.
 
-The calls happen with no database transaction open; `engine.provisioning_outcomes` then records
+The calls happen with no database transaction open; `engine.provisioning.outcomes` then records
 their results in one transaction. Calls are at-least-once: every attempt lets the connector look
 the account up first, so a retry after a lost answer links, never duplicates.
 """
@@ -9,59 +9,27 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from connectors import ConnectorConfigError, ConnectorError, connector_for
-from engine import accounts, encryption, jobs, provisioning_outcomes
+from engine import encryption
+from engine.audit.notifications import Mailer
 from engine.db import db
 from engine.encryption import SECRET_SETTINGS
 from engine.errors import Invalid
 from engine.models import ProvisioningJob
-from engine.notifications import Mailer
+from engine.provisioning import accounts, jobs, outcomes
+from engine.provisioning.attempt import Attempt
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class Attempt:
-    """What a worker read about a job before calling the target (plain values, no ORM rows)."""
-
-    job_id: str
-    worker_id: str
-    number: int
-    operation: str
-    instance_id: str
-    spiff_task_id: str
-    item_id: str
-    app_id: str
-    app_key: str
-    app_name: str
-    settings: dict
-    user: dict
-    notification_email: str | None
-    started: float = 0.0
-    outcome: str = ""
-    external_id: str | None = None
-    linked: bool = False
-    error: str | None = None
-    retryable: bool = False
-    retry_after: float | None = None
-    http_status: int | None = None
-    duration_ms: int = 0
-    mail: list = field(default_factory=list)
-    open_incident: bool = True  # unknown until prefetched: look
-    looked_up: bool = False  # the batch lookup found no account: create without asking again
-    found: dict | None = None  # the batch lookup found this account: link it
-    on_record: str | None = None  # a removal: the external id of the account on record
-
-
 def run_job(job_id: str, worker_id: str, mailer: Mailer | None = None) -> str:
     """Run a job this worker holds; returns the outcome (created, linked, retrying, ...)."""
-    outcomes = run_jobs([job_id], worker_id, mailer)
-    return outcomes[0] if outcomes else "lost"
+    results = run_jobs([job_id], worker_id, mailer)
+    return results[0] if results else "lost"
 
 
 def run_jobs(job_ids, worker_id: str, mailer: Mailer | None = None, pool=None) -> list[str]:
@@ -69,7 +37,7 @@ def run_jobs(job_ids, worker_id: str, mailer: Mailer | None = None, pool=None) -
     (in `pool`, an executor, when given), then their results in one transaction."""
     attempts = _read(job_ids, worker_id)
     _call_targets(attempts, pool)
-    provisioning_outcomes.record_results(attempts, mailer)
+    outcomes.record_results(attempts, mailer)
     for attempt in attempts:
         log.info(
             "job %s (%s, attempt %d): %s%s",
@@ -200,8 +168,8 @@ def _call_target(attempt: Attempt) -> None:
     else:
         attempt.external_id = account["external_id"]
         attempt.linked = bool(account.get("linked"))
-        outcomes = {"create": "linked" if attempt.linked else "created", "remove": "removed"}
-        attempt.outcome = outcomes.get(attempt.operation, "updated")
+        names = {"create": "linked" if attempt.linked else "created", "remove": "removed"}
+        attempt.outcome = names.get(attempt.operation, "updated")
     attempt.duration_ms = int((time.perf_counter() - attempt.started) * 1000)
     if attempt.error is not None:
         attempt.error = attempt.error[:500]
@@ -223,6 +191,7 @@ def _remove(connector, attempt: Attempt) -> dict:
     except ConnectorError as err:
         if err.status != 404:
             raise
+        log.info("job %s: account %s was already gone: removed", attempt.job_id, external_id)
     return {"external_id": external_id}
 
 
@@ -230,8 +199,9 @@ def _scrub(text: str, attempt: Attempt) -> str:
     """Remove every secret setting's value from a text bound for a log, a row or an email."""
     try:
         settings = _revealed(attempt)
-    except ConnectorConfigError:
-        return text  # undecryptable: no plaintext was ever at hand to leak
+    except ConnectorConfigError as err:  # undecryptable: no plaintext was ever at hand to leak
+        log.debug("%s: nothing to scrub, the settings are unreadable: %s", attempt.app_key, err)
+        return text
     for key in SECRET_SETTINGS:
         value = settings.get(key)
         if isinstance(value, str) and value:

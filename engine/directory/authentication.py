@@ -1,9 +1,11 @@
-"""Signing people in to the web pages with their local password, and signing them out."""
+"""Signing people in to the web pages with their local password, signing them out, and the
+one check that refuses whoever is not an administrator."""
 
 from sqlalchemy import select, update
 
 from engine.db import db
-from engine.directory import check_password
+from engine.directory.passwords import check_password
+from engine.errors import NotAllowed
 from engine.models import User
 
 
@@ -32,3 +34,9 @@ def end_sessions(user: User) -> None:
         .values(session_version=User.session_version + 1)
         .execution_options(synchronize_session="fetch")
     )
+
+
+def require_admin(user: User, action: str = "do this") -> None:
+    """Refuse (NotAllowed) anyone who is not an administrator: "only administrators may ..."."""
+    if not user.is_admin:
+        raise NotAllowed(f"only administrators may {action}")

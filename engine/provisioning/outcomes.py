@@ -10,21 +10,20 @@ from __future__ import annotations
 
 import logging
 from functools import partial
-from typing import TYPE_CHECKING
 
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from engine import accounts, audit, connected_apps, faults, instances, jobs, runtime
+from engine.audit import trail
+from engine.audit.notifications import Mailer, provisioning_failed_message, quarantine_message
 from engine.db import db, new_id, utcnow
 from engine.errors import StaleWrite
 from engine.models import Application, Incident, ProcessInstance, ProvisioningLog
-from engine.notifications import Mailer, provisioning_failed_message, quarantine_message
+from engine.provisioning import accounts, connected_apps, jobs
+from engine.provisioning.attempt import Attempt
 from engine.unit_of_work import unit_of_work
-
-if TYPE_CHECKING:
-    from engine.provisioning import Attempt
+from engine.workflow import faults, instances, runtime
 
 log = logging.getLogger(__name__)
 STALE_RETRY_SECONDS = 1.0
@@ -211,7 +210,7 @@ def _record(attempt: Attempt) -> None:
             accounts.end_accounts(item, None, job_id=attempt.job_id)
         else:
             _record_account(item, attempt)
-            audit.record(
+            trail.record(
                 "provisioned",
                 None,
                 item=item,
@@ -221,7 +220,7 @@ def _record(attempt: Attempt) -> None:
             )
     else:
         _open_incident(attempt)
-        audit.record(
+        trail.record(
             "provisioning_failed", None, item=item, job_id=attempt.job_id, error=attempt.error
         )
         _check_quarantine(attempt)

@@ -26,7 +26,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.exceptions import WorkflowException
 
-from engine.expressions import ExpressionError, check_expression, evaluate_expression
+from engine.workflow.expressions import ExpressionError, check_expression, evaluate_expression
 
 MAX_INSTANCES = 100  # multi-instance cardinality, loop maximum, timer cycles
 MAX_TIMER = timedelta(days=3650)  # a longer timer is a typo, and past year 9999 Python overflows

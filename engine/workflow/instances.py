@@ -5,11 +5,9 @@ import os
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload
 
-from engine import audit, runtime
 from engine.access import assignments
 from engine.access.policy import auto_provision
-from engine.assignment import resolve_candidates
-from engine.bpmn import latest_version
+from engine.audit import trail
 from engine.db import db, new_id, utcnow
 from engine.errors import Invalid, WorkflowFault
 from engine.models import (
@@ -20,6 +18,9 @@ from engine.models import (
     RequestItem,
     WorkflowVersion,
 )
+from engine.tasks.candidates import resolve_candidates
+from engine.workflow import runtime
+from engine.workflow.bpmn import latest_version
 
 # How long an approval may wait before the request expires, unless the application says.
 DEFAULT_APPROVAL_TIMEOUT = os.environ.get("ACCESSFLOW_APPROVAL_TIMEOUT", "P14D")
@@ -150,7 +151,7 @@ def _create_task_row(instance, item, task, kind, due_at) -> None:
         due_at=due_at,  # the instance's next timer: the task's deadline in the shipped BPMN
     )
     db.session.add(row)
-    audit.record("task_created", None, item=item, task_id=row.id, lane=row.lane, title=row.title)
+    trail.record("task_created", None, item=item, task_id=row.id, lane=row.lane, title=row.title)
 
 
 def _queue_jobs(instance, item, workflow, waiting, open_jobs) -> None:
@@ -176,7 +177,7 @@ def _queue_jobs(instance, item, workflow, waiting, open_jobs) -> None:
             params=_service_parameters(task),
         )
         db.session.add(job)
-        audit.record("provisioning_queued", None, item=item, job_id=job.id, operation=job.operation)
+        trail.record("provisioning_queued", None, item=item, job_id=job.id, operation=job.operation)
 
 
 def _service_parameters(task) -> dict:
@@ -211,5 +212,4 @@ def close_incidents(item_id: str, resolution: str, actor_id: str | None = None) 
     for incident in db.session.scalars(
         select(Incident).where(Incident.item_id == item_id, Incident.status == "open")
     ):
-        incident.status, incident.resolution = "resolved", resolution
-        incident.resolved_at, incident.resolved_by_id = utcnow(), actor_id
+        incident.close(resolution, actor_id)

@@ -1,10 +1,11 @@
-"""The accounts people hold in applications: checked before a removal is asked, ended after it."""
+"""The accounts people hold in applications: recorded once made, checked before a removal is
+asked, ended after it."""
 
 from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from engine import audit
+from engine.audit import trail
 from engine.db import db, new_id, utcnow
 from engine.errors import Invalid
 from engine.models import Account, Application, RequestItem, User
@@ -83,7 +84,7 @@ def end_accounts(item: RequestItem, actor_id: str | None, **details) -> Sequence
         account.ended_reason = item.justification or f"{item.origin} removal"
     if accounts:
         item.account_id = accounts[-1].id
-    audit.record(
+    trail.record(
         "account_removed",
         actor_id,
         item=item,

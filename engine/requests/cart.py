@@ -1,16 +1,16 @@
 """The cart: what a requester gathers for themselves or colleagues, then submits at once."""
 
 import gc
+import logging
 from contextlib import contextmanager
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import accounts, audit, faults, instances
-from engine.bpmn import latest_version
+from engine.audit import trail
 from engine.db import db, new_id
-from engine.directory import application_by_key, user_by_username
+from engine.directory.lookup import application_by_key, user_by_username
 from engine.errors import Conflict, DomainError, Invalid, NotFound
 from engine.models import (
     AccessRequest,
@@ -21,7 +21,12 @@ from engine.models import (
     WorkflowVersion,
 )
 from engine.models.access import ACCOUNT_MODES
+from engine.provisioning import accounts
 from engine.unit_of_work import savepoint
+from engine.workflow import faults, instances
+from engine.workflow.bpmn import latest_version
+
+log = logging.getLogger(__name__)
 
 
 def add_to_cart(
@@ -115,7 +120,7 @@ def _open_items(request: AccessRequest, lines: list[CartItem]) -> None:
     looked up once, and the rows are written at commit, one batch per table."""
     open_items = _open_items_for(lines)
     versions: dict[str, WorkflowVersion | None] = {}
-    with audit.batched():
+    with trail.batched():
         for position, line in enumerate(lines):
             _guard_enabled(line.application)  # disabled since the line was added
             key = _open_key(line)
@@ -169,7 +174,7 @@ def _open_item(request: AccessRequest, position: int, line: CartItem, key: str) 
         open_key=key,
     )
     db.session.add(item)
-    audit.record("submitted", request.requester.id, item=item, comment=line.justification)
+    trail.record("submitted", request.requester.id, item=item, comment=line.justification)
     return item
 
 
@@ -199,6 +204,11 @@ def submit_cart_once(user: User, idempotency_key: str | None = None) -> tuple[Ac
         # request this call would have written.
         earlier = _request_with_key(user, idempotency_key) if idempotency_key else None
         if earlier is not None:
+            log.info(
+                "submit by %s: a concurrent submit with the same key won (%s): replayed",
+                user.username,
+                type(err).__name__,
+            )
             return earlier, True
         if isinstance(err, DomainError):
             raise

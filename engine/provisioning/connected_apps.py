@@ -11,10 +11,14 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 
 from connectors import ConnectorError, connector_for
-from engine import audit, encryption, jobs
+from engine import encryption
+from engine.audit import trail
 from engine.db import db, utcnow
-from engine.errors import Conflict, Invalid, NotAllowed, NotFound
+from engine.directory.authentication import require_admin
+from engine.directory.lookup import find_application
+from engine.errors import Conflict, Invalid, NotFound
 from engine.models import Application, Incident, ProvisioningLog, User
+from engine.provisioning import jobs
 
 FAILED_OUTCOMES = ("retrying", "failed")
 
@@ -36,7 +40,8 @@ class QuarantinePolicy:
 
 
 def application(key: str) -> Application:
-    app = db.session.scalar(select(Application).where(Application.key == key))
+    """Any application, enabled or not, by key; NotFound when there is none."""
+    app = find_application(key)
     if app is None:
         raise NotFound(f"no application {key!r}")
     return app
@@ -46,8 +51,8 @@ def test_application(key: str, admin: User | None = None) -> dict:
     """Ask the application's connector whether the target answers and accepts the token.
 
     `admin` None: the command line (an operator with the database); else an administrator."""
-    if admin is not None and not admin.is_admin:
-        raise NotAllowed("only administrators may test a connection")
+    if admin is not None:
+        require_admin(admin, "test a connection")
     app = application(key)
     if app.kind != "connected" or not app.connector_settings:
         raise Invalid(f"{app.key} is not a connected application: nothing to test")
@@ -76,7 +81,7 @@ def reencrypt_secrets(only_plaintext: bool = False) -> int:
             app.connector_settings = resealed
             changed += 1
     if changed:
-        audit.record("secrets_reencrypted", None, applications=changed)
+        trail.record("secrets_reencrypted", None, applications=changed)
     return changed
 
 
@@ -114,14 +119,14 @@ def check_quarantine(app: Application) -> tuple[int, int] | None:
         return None
     error = f"{failed} of the last {len(outcomes)} operations failed"
     db.session.add(Incident(kind="quarantine", application_id=app.id, error=error))
-    audit.record("application_quarantined", None, application=app.key, failed=failed)
+    trail.record("application_quarantined", None, application=app.key, failed=failed)
     return failed, len(outcomes)
 
 
 def resume_application(admin: User | None, key: str, comment: str | None = None) -> Application:
     """Lift an application's quarantine: its paused jobs run again. `admin` None: the CLI."""
-    if admin is not None and not admin.is_admin:
-        raise NotAllowed("only administrators may resume an application")
+    if admin is not None:
+        require_admin(admin, "resume an application")
     app = application(key)
     if app.quarantined_at is None:
         raise Conflict(f"{key} is not quarantined")
@@ -134,11 +139,9 @@ def resume_application(admin: User | None, key: str, comment: str | None = None)
             Incident.status == "open",
         )
     ):
-        incident.status, incident.resolved_at = "resolved", now
-        incident.resolved_by_id = admin.id if admin else None
-        incident.resolution = comment or "provisioning resumed"
+        incident.close(comment or "provisioning resumed", admin.id if admin else None, at=now)
     resumed = jobs.resume_paused_jobs(app.id)
-    audit.record("application_resumed", admin.id if admin else None, application=key, jobs=resumed)
+    trail.record("application_resumed", admin.id if admin else None, application=key, jobs=resumed)
     return app
 
 

@@ -4,12 +4,13 @@ from collections.abc import Sequence
 
 from sqlalchemy import or_, select
 
-from engine import accounts, cart
 from engine.db import db
-from engine.directory import application_by_key, user_by_username
+from engine.directory.lookup import application_by_key, find_application, user_by_username
 from engine.errors import Conflict, Invalid, NotFound
 from engine.models import Application, CartItem, User
 from engine.models.access import ACCOUNT_MODES
+from engine.provisioning import accounts
+from engine.requests import cart
 
 
 def search_applications(query: str = "") -> Sequence[Application]:
@@ -82,10 +83,8 @@ def update_cart_line(
 
 
 def get_application(key: str) -> Application:
-    """An application open for requests, by key."""
-    app = db.session.scalar(
-        select(Application).where(Application.key == key, Application.enabled.is_(True))
-    )
-    if app is None:
+    """An application open for requests, by key; NotFound for a disabled one too."""
+    app = find_application(key)
+    if app is None or not app.enabled:
         raise NotFound(f"no application {key!r} is open for requests")
     return app

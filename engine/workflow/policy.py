@@ -11,8 +11,8 @@ scripts, data objects, call activities, ad-hoc sub-processes...) are refused, no
 from lxml import etree
 
 from engine.errors import Invalid
-from engine.expressions import ExpressionError, check_expression, constant_value
-from engine.sandbox import MAX_INSTANCES, check_instance_count, check_timer_value
+from engine.workflow.expressions import ExpressionError, check_expression, constant_value
+from engine.workflow.sandbox import MAX_INSTANCES, check_instance_count, check_timer_value
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from engine import audit
+from engine.audit import trail
 from engine.db import db, utcnow
 from engine.errors import DomainError
 from engine.models import LoginFailure
@@ -48,7 +48,7 @@ def note_attempt(username: str, address: str, limits: LoginLimits, now=None) -> 
             continue
         retry_after = max(1, math.ceil((window_start + limits.window - now).total_seconds()))
         if attempts == limit + 1:  # the first refusal of this window: audit the lockout once
-            audit.record("sign_in_throttled", None, scope=scope, username=username, address=address)
+            trail.record("sign_in_throttled", None, scope=scope, username=username, address=address)
         minutes = math.ceil(retry_after / 60)
         raise TooManySignIns(
             f"Too many failed sign-ins {whose}; try again in {minutes} "

@@ -4,12 +4,13 @@ import logging
 
 from sqlalchemy import select
 
-from engine import audit, faults, instances, runtime
+from engine.audit import trail
+from engine.audit.notifications import Mailer
 from engine.db import db, utcnow
 from engine.errors import StaleWrite
 from engine.models import ProcessInstance
-from engine.notifications import Mailer
 from engine.unit_of_work import unit_of_work
+from engine.workflow import faults, instances, runtime
 
 log = logging.getLogger(__name__)
 
@@ -77,5 +78,5 @@ def _fire(instance_id: str) -> int:
     instances.save(instance, workflow)
     instances.sync(instance, workflow)
     if was_open and not item.is_open:
-        audit.record("expired", None, item=item, comment=item.outcome_reason)
+        trail.record("expired", None, item=item, comment=item.outcome_reason)
     return 1

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from sqlalchemy import func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from engine import audit, bpmn
+from engine.audit import trail
 from engine.db import db, utcnow
 from engine.errors import Conflict, Invalid, NotAllowed, NotFound
 from engine.models import ProcessInstance, User, WorkflowVersion
-from engine.workflow_diff import diff_workflows
+from engine.workflow import bpmn
+from engine.workflow.diff import diff_workflows
 
 
 def _guard_designer(user: User) -> None:
@@ -113,7 +114,7 @@ def deploy_workflow(user: User, content: str) -> tuple[WorkflowVersion, bool]:
     version = bpmn.deploy(content, deployed_by_id=user.id, draft=True)
     created = version not in (active, pending)
     if created:
-        audit.record(
+        trail.record(
             "workflow_draft_deployed",
             user.id,
             key=version.key,
@@ -130,7 +131,7 @@ def deploy_as_operator(content: str) -> tuple[WorkflowVersion, bool]:
     version = bpmn.deploy(content)
     created = before is None or version.id != before.id
     if created:
-        audit.record("workflow_deployed", None, key=version.key, version=version.version)
+        trail.record("workflow_deployed", None, key=version.key, version=version.version)
     return version, created
 
 
@@ -175,7 +176,7 @@ def approve_draft(user: User, key: str, number: int, comment: str | None = None)
         raise NotAllowed("you deployed this draft: another designer or an admin must approve it")
     bpmn.parse_bpmn(version.bpmn_xml)  # the checks may have tightened since it was deployed
     _decide(user, version, "active", comment)
-    audit.record("workflow_approved", user.id, comment=comment, key=key, version=number)
+    trail.record("workflow_approved", user.id, comment=comment, key=key, version=number)
     return version
 
 
@@ -185,7 +186,7 @@ def reject_draft(user: User, key: str, number: int, comment: str):
     if not (comment or "").strip():
         raise Invalid("say why the draft is rejected", field="comment")
     _decide(user, version, "rejected", comment.strip())
-    audit.record("workflow_rejected", user.id, comment=comment.strip(), key=key, version=number)
+    trail.record("workflow_rejected", user.id, comment=comment.strip(), key=key, version=number)
     return version
 
 

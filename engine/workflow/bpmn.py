@@ -11,10 +11,10 @@ from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 from sqlalchemy import func, select, update
 
-from engine.bpmn_policy import check_document
 from engine.db import db
 from engine.errors import Invalid
 from engine.models import WorkflowVersion
+from engine.workflow.policy import check_document
 
 log = logging.getLogger(__name__)
 

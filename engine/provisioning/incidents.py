@@ -4,18 +4,17 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from engine import audit, connected_apps, faults, tasks
-from engine.db import db, utcnow
-from engine.errors import Conflict, Invalid, NotAllowed, NotFound
+from engine.audit import trail
+from engine.db import db
+from engine.directory.authentication import require_admin
+from engine.errors import Conflict, Invalid, NotFound
 from engine.models import Application, HumanTask, Incident, ProvisioningLog, User
+from engine.provisioning import connected_apps
+from engine.tasks import actions
+from engine.workflow import faults
 
 STATUSES = ("open", "resolved")
 MAX_LOG_ROWS = 500
-
-
-def _guard_admin(user: User) -> None:
-    if not user.is_admin:
-        raise NotAllowed("only administrators may do this")
 
 
 def _app_id(key: str | None) -> str | None:
@@ -26,7 +25,7 @@ def list_incidents(
     admin: User, status: str | None = "open", application: str | None = None
 ) -> Sequence[Incident]:
     """Incidents, newest first; `status` None lists every one."""
-    _guard_admin(admin)
+    require_admin(admin)
     query = select(Incident).order_by(Incident.created_at.desc(), Incident.id)
     if status is not None:
         if status not in STATUSES:
@@ -38,7 +37,7 @@ def list_incidents(
 
 
 def get_incident(admin: User, incident_id: str) -> Incident:
-    _guard_admin(admin)
+    require_admin(admin)
     incident = db.session.get(Incident, incident_id)
     if incident is None:
         raise NotFound("no such incident")
@@ -52,10 +51,10 @@ def resolve_incident(admin: User, incident_id: str, comment: str | None = None) 
         raise Conflict(f"the incident is already {incident.status}")
     if incident.kind == "quarantine":
         raise Conflict("a quarantine ends by resuming the application", action="resume")
-    _close(incident, admin, comment or "resolved by an administrator")
+    incident.close(comment or "resolved by an administrator", admin.id)
     if incident.kind == "workflow_failed":
         faults.close_failed_item(incident)
-    audit.record("incident_resolved", admin.id, incident_id=incident.id)
+    trail.record("incident_resolved", admin.id, incident_id=incident.id)
     return incident
 
 
@@ -70,7 +69,7 @@ def retry_incident(admin: User, incident_id: str, comment: str | None = None) ->
         connected_apps.resume_application(admin, incident.application.key, comment)
         return incident  # resolved by the resume, in this session
     if incident.kind == "workflow_failed":
-        _close(incident, admin, comment or "retried")
+        incident.close(comment or "retried", admin.id)
         faults.resume_instance(admin, incident, comment)
         return incident
     task = db.session.scalar(
@@ -82,14 +81,9 @@ def retry_incident(admin: User, incident_id: str, comment: str | None = None) ->
     )
     if task is None:
         raise Conflict("the item no longer waits on a failed auto-provision task")
-    _close(incident, admin, comment or "retried")
-    tasks.complete_task(admin, task.id, "retry", comment=comment)
+    incident.close(comment or "retried", admin.id)
+    actions.complete_task(admin, task.id, "retry", comment=comment)
     return incident
-
-
-def _close(incident: Incident, admin: User, resolution: str) -> None:
-    incident.status, incident.resolved_at = "resolved", utcnow()
-    incident.resolved_by_id, incident.resolution = admin.id, resolution
 
 
 def provisioning_log(
@@ -101,7 +95,7 @@ def provisioning_log(
     limit: int = 100,
 ) -> Sequence[ProvisioningLog]:
     """Operations against targets, newest first, filtered; `before`: rows older than that id."""
-    _guard_admin(admin)
+    require_admin(admin)
     query = select(ProvisioningLog).order_by(ProvisioningLog.id.desc())
     if application:
         query = query.where(ProvisioningLog.application_id == _app_id(application))
@@ -115,7 +109,7 @@ def provisioning_log(
 
 
 def quarantined_applications(admin: User) -> Sequence[Application]:
-    _guard_admin(admin)
+    require_admin(admin)
     return db.session.scalars(
         select(Application).where(Application.quarantined_at.is_not(None))
     ).all()

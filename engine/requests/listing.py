@@ -8,11 +8,11 @@ from datetime import datetime
 
 from sqlalchemy import and_, or_, select
 
-from engine import inbox
 from engine.db import db
 from engine.errors import Invalid
 from engine.models import AccessRequest, Application, RequestItem, User
 from engine.models.access import STATUSES
+from engine.tasks import inbox
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200

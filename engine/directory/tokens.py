@@ -6,9 +6,9 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from engine import audit
+from engine.audit import trail
 from engine.db import db, utcnow
-from engine.directory import user_by_username
+from engine.directory.lookup import user_by_username
 from engine.models import ApiToken, User
 
 
@@ -21,7 +21,7 @@ def issue_token(username: str) -> str:
     user = user_by_username(username)
     token = "af_" + secrets.token_urlsafe(32)
     db.session.add(ApiToken(user_id=user.id, token_hash=_digest(token)))
-    audit.record("token_issued", user.id, username=user.username)
+    trail.record("token_issued", user.id, username=user.username)
     return token
 
 

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from engine import audit, instances, runtime
-from engine.connected_apps import admin_addresses
+from engine.audit import trail
+from engine.audit.notifications import Mailer, workflow_failed_message
 from engine.db import db, new_id, utcnow
 from engine.errors import Conflict, DomainError
 from engine.models import (
@@ -26,8 +26,9 @@ from engine.models import (
     User,
 )
 from engine.models.directory import SECRET_SETTINGS
-from engine.notifications import Mailer, workflow_failed_message
+from engine.provisioning.connected_apps import admin_addresses
 from engine.unit_of_work import unit_of_work
+from engine.workflow import instances, runtime
 
 # The database itself failed (down, locked, a deadlock): not the instance's fault, so the
 # caller stops the batch and the next poll tries again.
@@ -108,7 +109,7 @@ def record_workflow_fault(
         error=reason,
     )
     db.session.add(incident)
-    audit.record("workflow_failed", None, item=item, comment=reason, incident_id=incident.id)
+    trail.record("workflow_failed", None, item=item, comment=reason, incident_id=incident.id)
     return incident
 
 
@@ -126,7 +127,7 @@ def resume_instance(admin: User, incident: Incident, comment: str | None = None)
     instance.status, instance.item.outcome_reason = "running", None
     instances.save(instance, workflow)
     instances.sync(instance, workflow)
-    audit.record(
+    trail.record(
         "workflow_resumed", admin.id, item=instance.item, comment=comment, incident_id=incident.id
     )
 

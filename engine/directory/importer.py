@@ -1,62 +1,21 @@
-"""The directory: looking people and applications up, and importing a directory file."""
+"""Importing a directory file: users, groups and applications upserted in one transaction."""
 
 import json
-import os
+import logging
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import aliased
 
-from engine import audit, directory_file, encryption, settings
+from engine import encryption, settings
+from engine.audit import trail
 from engine.db import db
+from engine.directory import file_schema
+from engine.directory.lookup import find_application
+from engine.directory.passwords import set_password
 from engine.errors import Invalid
 from engine.models import Application, Group, User
 
-# Argon2's strong defaults; ACCESSFLOW_PASSWORD_HASH=fast (the test suite sets it) picks the
-# cheapest parameters instead. Any hash verifies under either: its parameters are in the hash.
-_HASHERS = {
-    "strong": PasswordHasher(),
-    "fast": PasswordHasher(time_cost=1, memory_cost=8, parallelism=1),
-}
-
-
-def _hasher() -> PasswordHasher:
-    """The hasher the environment asks for, read on each use so a test run can set it late."""
-    return _HASHERS["fast" if os.environ.get("ACCESSFLOW_PASSWORD_HASH") == "fast" else "strong"]
-
-
-def user_by_username(username: str, field: str = "username") -> User:
-    user = db.session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active:
-        raise Invalid(f"unknown user {username!r}", field=field)
-    return user
-
-
-def application_by_key(key: str) -> Application:
-    app = db.session.scalar(select(Application).where(Application.key == key))
-    if app is None:
-        raise Invalid(f"unknown application {key!r}", field="application")
-    return app
-
-
-def check_password(user: User | None, password: str) -> bool:
-    if user is None or not user.password_hash:
-        _hasher().hash("timing-equaliser")  # same cost whether or not the user exists
-        return False
-    try:
-        return _hasher().verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def set_password(user: User, password: str) -> None:
-    """A new password also ends the user's open browser sessions; the same one changes nothing."""
-    if user.password_hash and check_password(user, password):
-        return
-    if user.password_hash:
-        user.session_version = (user.session_version or 1) + 1
-    user.password_hash = _hasher().hash(password)
+log = logging.getLogger(__name__)
 
 
 def import_directory(source: str | dict) -> dict:
@@ -67,7 +26,7 @@ def import_directory(source: str | dict) -> dict:
         raise Invalid(
             f"the directory file is not valid JSON: line {err.lineno}: {err.msg}"
         ) from err
-    data = directory_file.load(raw)
+    data = file_schema.load(raw)
     for key, value in data.get("settings", {}).items():
         settings.change(key, value)
     counts = {
@@ -87,7 +46,7 @@ def import_directory(source: str | dict) -> dict:
             people.deactivate(None, entry["username"], "directory import")
         elif entry.get("active") is True:
             people.reactivate(None, entry["username"], "directory import")
-    audit.record("directory_imported", None, **counts)
+    trail.record("directory_imported", None, **counts)
     return counts
 
 
@@ -185,9 +144,7 @@ def _import_applications(entries: list[dict]) -> int:
     for index, entry in enumerate(entries):
         key = entry["key"]
         where = f"applications[{index}] ({key})"
-        app = db.session.scalar(select(Application).where(Application.key == key)) or Application(
-            key=key
-        )
+        app = find_application(key) or Application(key=key)
         app.name = entry.get("name") or key
         app.description = entry.get("description")
         app.kind = entry.get("kind") or "disconnected"
@@ -212,13 +169,6 @@ def _same_settings(app: Application, settings: dict | None) -> bool:
         return app.connector_settings == settings
     try:
         return encryption.reveal(app.connector_settings, app.key) == settings
-    except Invalid:
-        return False  # stored under a key no longer configured: the file's settings replace them
-
-
-def username_of(user_id: str | None) -> str | None:
-    """The username behind an id (from the session's identity map when already loaded)."""
-    if user_id is None:
-        return None
-    user = db.session.get(User, user_id)
-    return user.username if user is not None else None
+    except Invalid as err:  # stored under a key no longer configured: the file's replace them
+        log.info("%s: stored connector settings unreadable (%s): replaced", app.key, err.detail)
+        return False

@@ -1,38 +1,13 @@
-"""What administrators look at: applications and their connectors, and the audit trail."""
+"""Searching the audit trail, for administrators."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
 
-from engine import connected_apps
 from engine.db import db
-from engine.errors import NotAllowed, NotFound
-from engine.models import Application, AuditEvent, User
-
-
-def _guard_admin(user: User) -> None:
-    if not user.is_admin:
-        raise NotAllowed("only administrators may do this")
-
-
-def list_applications(user: User) -> Sequence[Application]:
-    _guard_admin(user)
-    return db.session.scalars(select(Application).order_by(Application.name)).all()
-
-
-def get_application(user: User, key: str) -> Application:
-    _guard_admin(user)
-    app = db.session.scalar(select(Application).where(Application.key == key))
-    if app is None:
-        raise NotFound(f"no application {key!r}")
-    return app
-
-
-def check_connection(user: User, key: str) -> dict:
-    """Ask the application's connector whether the target answers; raise Invalid when not."""
-    _guard_admin(user)
-    return connected_apps.test_application(key)
+from engine.directory.authentication import require_admin
+from engine.models import AuditEvent, User
 
 
 @dataclass
@@ -57,7 +32,7 @@ def search_audit(
     per_page: int = 50,
 ) -> AuditPage:
     """Audit events, newest first, filtered by event, actor username, item id and comment text."""
-    _guard_admin(user)
+    require_admin(user)
     query = select(AuditEvent)
     if event:
         query = query.where(AuditEvent.event == event.strip())

@@ -6,11 +6,13 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from engine import accounts, audit, faults, instances, runtime
-from engine.assignment import is_candidate
+from engine.audit import trail
 from engine.db import db, utcnow
 from engine.errors import Conflict, Invalid, NotAllowed, NotFound, WorkflowFault
 from engine.models import HumanTask, ProcessInstance, User
+from engine.provisioning import accounts
+from engine.tasks.candidates import is_candidate
+from engine.workflow import faults, instances, runtime
 
 DECISIONS = {
     "approval": ("approve", "reject"),
@@ -85,7 +87,7 @@ def claim_task(user: User, task_id: str) -> HumanTask:
     # The row now holds exactly these values: mirror them instead of reloading it.
     set_committed_value(task, "claimed_by_id", user.id)
     set_committed_value(task, "claimed_at", now)
-    audit.record("claimed", user.id, item=task.item, task_id=task.id)
+    trail.record("claimed", user.id, item=task.item, task_id=task.id)
     return task
 
 
@@ -97,7 +99,7 @@ def release_task(user: User, task_id: str) -> HumanTask:
         raise Conflict("only the one who claimed the task may release it")
     task.claimed_by_id = None
     task.claimed_at = None
-    audit.record("released", user.id, item=task.item, task_id=task.id)
+    trail.record("released", user.id, item=task.item, task_id=task.id)
     return task
 
 
@@ -147,7 +149,7 @@ def complete_task(user, task_id, decision, comment=None, account_id=None) -> Hum
         instances.close_incidents(item.id, f"{done} by {user.username}", user.id)
     event = {"approve": "fulfilled" if fulfils else "approved"}.get(decision, decision)
     if not (fulfils and removal):
-        audit.record(event, user.id, item=item, task_id=task.id, comment=comment, decision=decision)
+        trail.record(event, user.id, item=item, task_id=task.id, comment=comment, decision=decision)
     instances.save(instance, workflow)
     if fault is None:
         fault = instances.sync_or_fault(instance, workflow)

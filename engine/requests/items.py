@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import or_, select
 
-from engine import audit, instances, runtime
+from engine.audit import trail
 from engine.db import db, utcnow
 from engine.errors import Conflict, NotAllowed, NotFound
 from engine.models import (
@@ -17,6 +17,7 @@ from engine.models import (
     RequestItem,
     User,
 )
+from engine.workflow import instances, runtime
 
 
 def can_see_item(user: User, item: RequestItem) -> bool:
@@ -102,7 +103,7 @@ def stop_item(item: RequestItem, actor_id: str | None, reason: str, comment=None
     if item.status == "failed":
         instances.close_incidents(item.id, f"item cancelled: {reason}", actor_id)
     item.finish("cancelled", reason)
-    audit.record("cancelled", actor_id, item=item, comment=comment)
+    trail.record("cancelled", actor_id, item=item, comment=comment)
 
 
 def account_external_id(item: RequestItem) -> str | None:

@@ -16,10 +16,10 @@ from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
 from SpiffWorkflow.util.task import TaskState
 
 from engine import unit_of_work
-from engine.bpmn import DeferredServiceTask, spec_for, spec_for_instance
 from engine.errors import WorkflowFault
 from engine.models import ProcessInstance, WorkflowVersion
-from engine.sandbox import SCRIPT_ENGINE
+from engine.workflow.bpmn import DeferredServiceTask, spec_for, spec_for_instance
+from engine.workflow.sandbox import SCRIPT_ENGINE
 
 log = logging.getLogger(__name__)
 # One run of the engine (from a decision, a timer or a job result to the next wait) may complete

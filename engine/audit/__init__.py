@@ -1,0 +1,1 @@
+"""The audit trail: recording every state change, searching it, and mailing people about events."""

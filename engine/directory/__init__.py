@@ -1,0 +1,1 @@
+"""The directory: people, groups and applications, their import, passwords, sign-in and tokens."""

@@ -1,0 +1,1 @@
+"""Provisioning: jobs calling connected applications, their outcomes, accounts and incidents."""

@@ -1,0 +1,1 @@
+"""Access requests: the catalog, the cart, submitted requests and their items, and listings."""

@@ -1,0 +1,1 @@
+"""Workflows: deploying BPMN, running process instances in a sandbox, timers and faults."""
