@@ -40,6 +40,7 @@ def test_disconnected_request_is_fulfilled_by_hand(people):
         "task_created",
         "claimed",
         "fulfilled",
+        "access_assigned",
     ]
 
 
