@@ -371,3 +371,21 @@ def test_group_grants_carry_the_role(people, role):
     assert held.role == role
     assert items_for(people["alice"], "crm")[0].role == role
     assert isinstance(application_by_key("crm"), Application)
+
+
+def test_an_admin_assigns_people_and_ending_the_last_assignment_removes_the_access(people):
+    from engine.access import grants, holdings
+
+    root, alice = people["root"], people["alice"]
+    [made] = act(grants.assign_users, root, "crm", ["alice"], reason="project X")
+    [item] = items_for(alice, "crm")
+    assert (item.origin, made.source, made.reason) == ("admin", "admin", "project X")
+    decide(people["fred"], item, account_id="CRM-5")
+    [entry] = holdings.access_of(alice)
+    assert entry["accounts"] == [{"external_id": "CRM-5", "status": "active", "origin": "recorded"}]
+
+    act(grants.unassign, root, made.id, "project over")
+
+    removal = items_for(alice, "crm")[-1]
+    assert (removal.origin, removal.kind) == ("admin", "remove")
+    assert holdings.access_of(alice) == []

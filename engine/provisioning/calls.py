@@ -147,6 +147,11 @@ def _call_target(attempt: Attempt) -> None:
             account = {**attempt.found, "linked": True}
         elif attempt.operation == "create":
             account = connector.create_account(attempt.user, looked_up=attempt.looked_up)
+        elif attempt.operation == "link":  # an admin asked to link what the target holds
+            found = connector.find_account(attempt.user)
+            if found is None:
+                raise ConnectorError("no account in the target matches the user: nothing to link")
+            account = {**found, "linked": True}
         elif attempt.operation == "update":
             found = connector.find_account(attempt.user)
             if found is None:
@@ -168,7 +173,11 @@ def _call_target(attempt: Attempt) -> None:
     else:
         attempt.external_id = account["external_id"]
         attempt.linked = bool(account.get("linked"))
-        names = {"create": "linked" if attempt.linked else "created", "remove": "removed"}
+        names = {
+            "create": "linked" if attempt.linked else "created",
+            "link": "linked",
+            "remove": "removed",
+        }
         attempt.outcome = names.get(attempt.operation, "updated")
     attempt.duration_ms = int((time.perf_counter() - attempt.started) * 1000)
     if attempt.error is not None:
