@@ -389,3 +389,23 @@ def test_an_admin_assigns_people_and_ending_the_last_assignment_removes_the_acce
     removal = items_for(alice, "crm")[-1]
     assert (removal.origin, removal.kind) == ("admin", "remove")
     assert holdings.access_of(alice) == []
+
+
+def test_an_item_no_cart_asked_for_has_a_page_and_an_api_answer(app, people):
+    import re
+
+    from flask import g
+
+    new_group("sales", "crm")
+    act(groups.add_member, people["root"], "sales", "alice")
+    [item] = items_for(people["alice"], "crm")
+    client = app.test_client()
+    page = client.get("/login")
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
+    login = {"username": "alice", "password": "alice-pw", "csrf_token": token}
+    assert client.post("/login", data=login).status_code == 302
+    g.pop("csrf_token", None)
+
+    page = client.get(f"/items/{item.id}")
+
+    assert page.status_code == 200 and "group change" in page.text
