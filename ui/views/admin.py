@@ -1,6 +1,6 @@
 """Administration: applications and their connectors, and the audit log."""
 
-from flask import flash, g, render_template, request
+from flask import g, render_template, request
 
 from engine.admin import (
     audit_event_names,
