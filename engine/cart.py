@@ -188,7 +188,8 @@ def open_items_in_cart(user: User) -> dict[str, RequestItem]:
     a line would refuse the submit, so the cart can say so as soon as the line is added."""
     lines = list_cart(user)
     found = _open_items_for(lines) if lines else {}
-    items = {item_id: db.session.get(RequestItem, item_id) for item_id in set(found.values())}
+    rows = db.session.scalars(select(RequestItem).where(RequestItem.id.in_(set(found.values()))))
+    items = {item.id: item for item in rows}
     return {line.id: items[found[_open_key(line)]] for line in lines if _open_key(line) in found}
 
 
