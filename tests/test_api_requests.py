@@ -61,7 +61,7 @@ def test_a_second_open_request_for_the_same_person_and_app_points_at_the_open_it
     assert again.status_code == 409
     assert again.mimetype == "application/problem+json"
     assert again.get_json()["item"] == first["id"]
-    assert "bob already has an open request for crm" in again.get_json()["detail"]
+    assert "Bob Baker already has an open request for CRM" in again.get_json()["detail"]
 
 
 def test_an_empty_cart_cannot_be_submitted(api):  # noqa: F811

@@ -22,6 +22,7 @@ from api.request_body import field_with_nul
 from engine.directory.authentication import session_user
 from engine.errors import DomainError, Invalid
 from engine.requests.cart import list_cart
+from engine.requests.items import can_see_item
 from engine.requests.listing import inbox_count
 from ui import csrf
 from ui.errors import render_error
@@ -57,6 +58,7 @@ CSP = "; ".join(
 def _load_user_and_check_csrf():
     g.user = session_user(session.get("user_id"), session.get("session_version"))
     g.error_field = g.form_values = None
+    g.error_extra = {}
     if request.method in UNSAFE_METHODS:
         if g.user is None and request.endpoint not in OPEN_TO_ANONYMOUS_POSTS:
             return _to_login()  # before the CSRF check reads a stranger's body
@@ -106,7 +108,12 @@ def _template_globals():
         return {"current_user": None}
     return {
         "current_user": user,
-        "nav_counts": lambda: {"cart": len(list_cart(user)), "inbox": inbox_total(user)},
+        # The badge counts what the user may act on now: not a task someone else claimed.
+        "nav_counts": lambda: {
+            "cart": len(list_cart(user)),
+            "inbox": inbox_total(user, "claimable"),
+        },
+        "can_see_item": lambda item: can_see_item(user, item),
     }
 
 
@@ -133,6 +140,12 @@ def login_required(view):
 
 def _to_login():
     return redirect(url_for("ui.login", next=request.full_path.rstrip("?")))
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page says: the icon is the SVG in assets."""
+    return redirect(url_for("ui.static", filename="favicon.svg"), code=301)
 
 
 @bp.route("/assets/vendor/bpmn-js/<path:filename>")

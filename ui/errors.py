@@ -1,6 +1,7 @@
 """The one place where domain errors become pages, flash messages and form errors; the status
 is the error's own (`DomainError.status`)."""
 
+import re
 from functools import wraps
 
 from flask import flash, g, render_template, request
@@ -18,6 +19,39 @@ TITLES = {
 }
 
 
+# The words a page uses for a field a domain error names (`Invalid(..., field=...)`): the engine's
+# messages speak the API's field names, which a person filling a form never sees.
+FIELD_WORDS = {
+    "account_id": "the account id",
+    "account_mode": "the account mode",
+    "beneficiary": "the person",
+    "justification": "the justification",
+    "decision": "the decision",
+    "comment": "the comment",
+    "idempotency_key": "the form's submission key",
+    "application": "the application",
+}
+# What to ask for when a field is missing, where a plain "X is required" says too little.
+MISSING = {
+    "account_id": "Enter the id of the account you created or updated, so it is on record.",
+}
+
+
+def readable(err: Exception) -> str:
+    """The error's message in a form's words: field names become what the page calls them."""
+    detail = getattr(err, "detail", None) or str(err)
+    field = getattr(err, "extra", {}).get("field")
+    if not field or not re.search(rf"\b{re.escape(field)}\b", detail):
+        return detail
+    if field in MISSING and re.match(
+        rf"{re.escape(field)}:? (is required|must not be empty)", detail
+    ):
+        return MISSING[field]
+    words = FIELD_WORDS.get(field, field.replace("_", " "))
+    text = re.sub(rf"\b{re.escape(field)}\b:?", words, detail)
+    return text[:1].upper() + text[1:]
+
+
 def status_of(err: Exception) -> int:
     return getattr(err, "status", 400)
 
@@ -25,7 +59,7 @@ def status_of(err: Exception) -> int:
 def render_error(err: Exception, status: int | None = None, message: str | None = None):
     """A full error page for a request that has no form to show again."""
     status = status or status_of(err)
-    detail = message or getattr(err, "detail", None) or str(err)
+    detail = message or readable(err)
     return render_template("error.html", title=TITLES.get(status, "Error"), detail=detail), status
 
 
@@ -44,8 +78,9 @@ def form_page(page):
                 return view(*args, **kwargs)
             except DomainError as err:
                 g.error_field = err.extra.get("field")
+                g.error_extra = err.extra  # e.g. the cart line (`line`) the error is about
                 g.form_values = request.form
-                flash(err.detail, "error")
+                flash(readable(err), "error")
                 return page(*args, **kwargs), status_of(err)
 
         return wrapper

@@ -14,25 +14,36 @@ STATUS_LABELS = {
     "open": "Open",
     "completed": "Completed",
 }
+# How each audit event reads after its actor's name ("Mark Manager approved"); one per name in
+# engine.audit.trail.EVENTS (a test holds them together), all past tense like the names themselves.
 EVENT_LABELS = {
     "submitted": "submitted the request",
-    "task_created": "task created",
+    "task_created": "created a task",
     "claimed": "claimed the task",
     "released": "released the task",
     "approved": "approved",
     "rejected": "rejected",
     "fulfilled": "created the account",
-    "provisioning_queued": "provisioning queued",
-    "provisioned": "account provisioned",
-    "provisioning_failed": "provisioning failed",
+    "provisioning_queued": "queued the provisioning",
+    "provisioned": "provisioned the account",
+    "provisioning_failed": "could not provision the account",
+    "provisioning_retried": "retried the provisioning",
     "account_removed": "removed the account",
     "cancelled": "cancelled",
     "workflow_deployed": "deployed a workflow",
     "workflow_draft_deployed": "deployed a workflow draft",
     "workflow_approved": "approved a workflow draft",
     "workflow_rejected": "rejected a workflow draft",
-    "directory_imported": "directory imported",
-    "token_issued": "API token issued",
+    "directory_imported": "imported the directory",
+    "token_issued": "issued an API token",
+    "expired": "expired the item: nobody decided in time",
+    "incident_resolved": "resolved an incident",
+    "application_quarantined": "quarantined the application after repeated failures",
+    "application_resumed": "resumed the application",
+    "workflow_failed": "stopped the item: its workflow failed",
+    "workflow_resumed": "resumed the item's workflow",
+    "secrets_reencrypted": "re-encrypted connector secrets",
+    "sign_in_throttled": "throttled sign-ins after repeated failures",
 }
 MODE_LABELS = {
     "create": "Create new account",
@@ -74,3 +85,15 @@ def capped_count(count: int | None) -> str:
     if not count:
         return ""
     return f"{inbox.COUNT_CAP:,}+" if count > inbox.COUNT_CAP else f"{count:,}"
+
+
+@bp.app_template_filter("plain")
+def plain(value) -> str:
+    """A value from a connector as words: yes/no, a list joined, nothing as a dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value if v is not None) or "none"
+    return f"{value:,}" if isinstance(value, int) else str(value)

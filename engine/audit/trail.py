@@ -21,6 +21,7 @@ EVENTS = (
     "provisioning_queued",
     "provisioned",
     "provisioning_failed",
+    "provisioning_retried",
     "account_removed",
     "cancelled",
     "workflow_deployed",

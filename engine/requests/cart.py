@@ -180,10 +180,22 @@ def _open_item(request: AccessRequest, position: int, line: CartItem, key: str) 
 
 def _guard_no_open_item(open_item_id: str | None, line: CartItem) -> None:
     if open_item_id is not None:
+        person = line.beneficiary.display_name or line.beneficiary.username
         raise Conflict(
-            f"{line.beneficiary.username} already has an open request for {line.application.key}",
+            f"{person} already has an open request for {line.application.name}",
             item=open_item_id,
+            line=line.id,
         )
+
+
+def open_items_in_cart(user: User) -> dict[str, RequestItem]:
+    """{cart line id: the open item already holding that line's person and application}: such
+    a line would refuse the submit, so the cart can say so as soon as the line is added."""
+    lines = list_cart(user)
+    found = _open_items_for(lines) if lines else {}
+    rows = db.session.scalars(select(RequestItem).where(RequestItem.id.in_(set(found.values()))))
+    items = {item.id: item for item in rows}
+    return {line.id: items[found[_open_key(line)]] for line in lines if _open_key(line) in found}
 
 
 def submit_cart_once(user: User, idempotency_key: str | None = None) -> tuple[AccessRequest, bool]:

@@ -6,7 +6,7 @@ from sqlalchemy import or_, select
 
 from engine.db import db
 from engine.directory.lookup import application_by_key, find_application, user_by_username
-from engine.errors import Conflict, Invalid, NotFound
+from engine.errors import Conflict, DomainError, Invalid, NotFound
 from engine.models import Application, CartItem, User
 from engine.models.access import ACCOUNT_MODES
 from engine.provisioning import accounts
@@ -80,6 +80,21 @@ def update_cart_line(
     line.account_mode = account_mode
     line.justification = (justification or "").strip() or None
     return line
+
+
+def update_cart(user: User, edits: dict[str, tuple[str, str | None]]) -> list[CartItem]:
+    """Apply {line id: (account mode, justification)} to the lines still in the cart (a line
+    submitted or removed meanwhile is skipped); an error names its line in `extra["line"]`."""
+    changed = []
+    for line in cart.list_cart(user):
+        if line.id not in edits:
+            continue
+        try:
+            changed.append(update_cart_line(user, line.id, *edits[line.id]))
+        except DomainError as err:
+            err.extra.setdefault("line", line.id)
+            raise
+    return changed
 
 
 def get_application(key: str) -> Application:

@@ -5,7 +5,16 @@ from collections.abc import Sequence
 from sqlalchemy import select
 
 from engine.db import db
-from engine.models import Group, HumanTask, ProcessInstance, RequestItem, User, WorkflowVersion
+from engine.models import (
+    Group,
+    HumanTask,
+    Incident,
+    ProcessInstance,
+    ProvisioningLog,
+    RequestItem,
+    User,
+    WorkflowVersion,
+)
 
 
 def item_tasks(item: RequestItem) -> Sequence[HumanTask]:
@@ -23,6 +32,26 @@ def item_workflow_version(item: RequestItem) -> WorkflowVersion | None:
         select(WorkflowVersion)
         .join(ProcessInstance, ProcessInstance.workflow_version_id == WorkflowVersion.id)
         .where(ProcessInstance.item_id == item.id)
+    )
+
+
+def provisioning_attempts(item: RequestItem) -> Sequence[ProvisioningLog]:
+    """The calls the worker made to the target for this item, oldest first (connectors redact
+    their errors: no token or password is in them)."""
+    return db.session.scalars(
+        select(ProvisioningLog)
+        .where(ProvisioningLog.item_id == item.id)
+        .order_by(ProvisioningLog.id)
+    ).all()
+
+
+def open_incident(item: RequestItem) -> Incident | None:
+    """The item's newest open incident: what the target said when provisioning gave up."""
+    return db.session.scalar(
+        select(Incident)
+        .where(Incident.item_id == item.id, Incident.status == "open")
+        .order_by(Incident.created_at.desc())
+        .limit(1)
     )
 
 

@@ -19,6 +19,8 @@ DECISIONS = {
     "fulfillment": ("approve", "reject"),
     "failed_provisioning": ("approve", "reject", "retry"),
 }
+# The audit event a decision records: every event name is in the past tense.
+EVENTS = {"reject": "rejected", "retry": "provisioning_retried"}
 
 
 def inbox_query(user: User, scope: str = "all"):
@@ -147,7 +149,7 @@ def complete_task(user, task_id, decision, comment=None, account_id=None) -> Hum
     if task.kind == "failed_provisioning" and decision != "retry":
         done = "fulfilled by hand" if decision == "approve" else "rejected"
         instances.close_incidents(item.id, f"{done} by {user.username}", user.id)
-    event = {"approve": "fulfilled" if fulfils else "approved"}.get(decision, decision)
+    event = EVENTS[decision] if decision != "approve" else ("fulfilled" if fulfils else "approved")
     if not (fulfils and removal):
         trail.record(event, user.id, item=item, task_id=task.id, comment=comment, decision=decision)
     instances.save(instance, workflow)

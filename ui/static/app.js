@@ -27,6 +27,32 @@
     });
   });
 
+  // A button that destroys something (cancel, reject, remove) asks first: data-confirm holds
+  // the question. Without JavaScript the button works as a plain one.
+  document.addEventListener("submit", function (event) {
+    var button = event.submitter;
+    var question = button && button.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
+
+  // A form with data-warn-unsaved asks before the page is left with edits nobody saved.
+  document.querySelectorAll("form[data-warn-unsaved]").forEach(function (form) {
+    var dirty = false;
+    form.addEventListener("input", function () { dirty = true; });
+    form.addEventListener("change", function () { dirty = true; });
+    form.addEventListener("submit", function (event) {
+      if (!event.defaultPrevented) dirty = false;  // its edits go with whichever button
+    });
+    window.addEventListener("beforeunload", function (event) {
+      if (!dirty) return;
+      event.preventDefault();
+      event.returnValue = form.getAttribute("data-warn-unsaved");
+    });
+  });
+
   // "Go back" on error pages.
   document.querySelectorAll("[data-back]").forEach(function (button) {
     if (window.history.length < 2) return;

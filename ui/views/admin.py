@@ -1,6 +1,6 @@
 """Administration: applications and their connectors, and the audit log."""
 
-from flask import flash, g, render_template, request
+from flask import g, render_template, request
 
 from engine.audit.search import audit_event_names, search_audit
 from engine.provisioning.admin import check_connection, get_application, list_applications
@@ -15,13 +15,36 @@ def admin_applications():
     return render_template("admin/applications.html", applications=list_applications(g.user))
 
 
+# What a connection test found, in the order and words an admin reads it; a key a connector
+# adds that is not here is shown under its own name.
+CONNECTION_FACTS = {
+    "total_users": "Users in the target",
+    "auth_schemes": "Authentication schemes",
+    "patch": "Partial updates (PATCH)",
+    "filter": "Search by filter",
+    "max_results": "Most results per search",
+    "bulk": "Bulk operations",
+    "etag": "Versioned writes (ETag)",
+}
+
+
+def connection_facts(result: dict) -> list[tuple[str, object]]:
+    known = [(label, result[key]) for key, label in CONNECTION_FACTS.items() if key in result]
+    others = [
+        (key.replace("_", " ").capitalize(), value)
+        for key, value in result.items()
+        if key not in CONNECTION_FACTS and key not in ("ok", "application")
+    ]
+    return known + others
+
+
 def application_page(key, result=None, **_):
     app = get_application(g.user, key)
     return render_template(
         "admin/application.html",
         app=app,
         settings=app.public_connector_settings(),
-        result=result,
+        facts=connection_facts(result) if result else None,
     )
 
 
@@ -36,7 +59,6 @@ def admin_application(key):
 @form_page(application_page)
 def admin_test_connection(key):
     result = check_connection(g.user, key)
-    flash("Connection works: the target answered and accepted our credentials.", "success")
     return application_page(key, result=result)
 
 

@@ -4,17 +4,18 @@ import uuid
 
 from flask import flash, g, redirect, render_template, request, url_for
 
-from engine.requests.cart import list_cart, remove_from_cart, submit_cart
+from engine.requests.cart import list_cart, open_items_in_cart, remove_from_cart, submit_cart
 from engine.requests.catalog import (
     add_for_beneficiaries,
     get_application,
     list_people,
     search_applications,
-    update_cart_line,
+    update_cart,
 )
 from engine.unit_of_work import unit_of_work
 from ui.blueprint import bp, login_required
 from ui.errors import form_page
+from ui.filters import person
 
 
 def catalog_page(**_):
@@ -27,7 +28,25 @@ def request_form_page(key, **_):
 
 
 def cart_page(**_):
-    return render_template("cart.html", lines=list_cart(g.user), idempotency_key=str(uuid.uuid4()))
+    return render_template(
+        "cart.html",
+        lines=list_cart(g.user),
+        blocked=open_items_in_cart(g.user),
+        idempotency_key=str(uuid.uuid4()),
+    )
+
+
+def _cart_edits(skip: str | None = None) -> dict[str, tuple[str, str | None]]:
+    """The cart form's fields for each of its lines (but `skip`), so that whichever of its
+    buttons is pressed, nothing typed into the cart is dropped."""
+    return {
+        line_id: (
+            request.form.get(f"account_mode-{line_id}", ""),
+            request.form.get(f"justification-{line_id}"),
+        )
+        for line_id in request.form.getlist("line")
+        if line_id != skip
+    }
 
 
 @bp.route("/catalog")
@@ -56,7 +75,25 @@ def add_to_cart(key):
         )
     who = ", ".join(line.beneficiary.display_name or line.beneficiary.username for line in lines)
     flash(f"{lines[0].application.name} for {who} added to your cart.", "success")
+    if _warn_about_open_requests(lines):
+        return redirect(url_for("ui.cart"), code=303)
     return redirect(url_for("ui.catalog"), code=303)
+
+
+def _warn_about_open_requests(lines) -> bool:
+    """Say at once which of the new lines an open request already holds (a submit would be
+    refused): True when there is one, and the cart, which links to it, should be shown."""
+    blocked = open_items_in_cart(g.user)
+    taken = [person(line.beneficiary) for line in lines if line.id in blocked]
+    if not taken:
+        return False
+    has = "has" if len(taken) == 1 else "have"
+    flash(
+        f"{', '.join(taken)} already {has} an open request for {lines[0].application.name}: "
+        "remove that line from your cart before you submit.",
+        "warning",
+    )
+    return True
 
 
 @bp.route("/cart")
@@ -65,15 +102,13 @@ def cart():
     return cart_page()
 
 
-@bp.route("/cart/items/<line_id>", methods=["POST"])
+@bp.route("/cart", methods=["POST"])
 @login_required
 @form_page(cart_page)
-def update_cart_item(line_id):
+def save_cart():
     with unit_of_work():
-        line = update_cart_line(
-            g.user, line_id, request.form.get("account_mode", ""), request.form.get("justification")
-        )
-    flash(f"Saved {line.application.name} for {line.beneficiary.username}.", "success")
+        update_cart(g.user, _cart_edits())
+    flash("Your changes to the cart are saved.", "success")
     return redirect(url_for("ui.cart"), code=303)
 
 
@@ -82,6 +117,7 @@ def update_cart_item(line_id):
 @form_page(cart_page)
 def remove_cart_item(line_id):
     with unit_of_work():
+        update_cart(g.user, _cart_edits(skip=line_id))
         remove_from_cart(g.user, line_id)
     flash("Removed from your cart.", "success")
     return redirect(url_for("ui.cart"), code=303)
@@ -91,7 +127,8 @@ def remove_cart_item(line_id):
 @login_required
 @form_page(cart_page)
 def submit():
-    with unit_of_work():
+    with unit_of_work():  # the edits and the submit commit together, or neither does
+        update_cart(g.user, _cart_edits())
         request_ = submit_cart(g.user, request.form.get("idempotency_key") or None)
     count = len(request_.items)
     flash(f"Request submitted: {count} item{'s' if count != 1 else ''} on their way.", "success")

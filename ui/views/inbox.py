@@ -3,12 +3,13 @@
 from flask import flash, g, redirect, render_template, request, url_for
 
 from engine.errors import DomainError
+from engine.provisioning.accounts import active_accounts
 from engine.requests.listing import inbox_page as tasks_page
-from engine.requests.tracking import names_for
+from engine.requests.tracking import names_for, open_incident, provisioning_attempts
 from engine.tasks.actions import claim_task, complete_task, get_task, release_task
 from engine.unit_of_work import unit_of_work
 from ui.blueprint import bp, inbox_total, login_required
-from ui.errors import form_page
+from ui.errors import form_page, readable
 from ui.views.requests import timeline
 
 TABS = {
@@ -69,7 +70,7 @@ def decide_many():
                 complete_task(g.user, task_id, decision, request.form.get("comment") or None)
             done += 1
         except DomainError as err:
-            flash(f"Task {task_id[:8]}: {err.detail}", "error")
+            flash(f"Task {task_id[:8]}: {readable(err)}", "error")
     if done:
         verb = {"approve": "approved", "reject": "rejected"}.get(decision, decision)
         flash(f"{done} task{'s' if done != 1 else ''} {verb}.", "success")
@@ -78,16 +79,22 @@ def decide_many():
 
 def task_page(task_id, **_):
     task = get_task(g.user, task_id)
+    item = task.item
     users, groups = names_for(
         [task.candidate_user_id, task.claimed_by_id], [task.candidate_group_id]
     )
+    failed = task.kind == "failed_provisioning"
     return render_template(
         "task.html",
         task=task,
-        who=timeline(task.item),
+        who=timeline(item),
         candidate_user=users.get(task.candidate_user_id),
         candidate_group=groups.get(task.candidate_group_id),
         claimer=users.get(task.claimed_by_id),
+        # The accounts an update or a removal acts on, by the id the target knows them by.
+        accounts=active_accounts(item.beneficiary_id, item.application_id),
+        incident=open_incident(item) if failed else None,
+        attempts=provisioning_attempts(item) if failed else [],
     )
 
 

@@ -2,7 +2,14 @@
 
 from flask import flash, g, redirect, render_template, request, url_for
 
-from engine.requests.items import cancel_item, get_item, get_request, item_history, list_requests
+from engine.requests.items import (
+    account_external_id,
+    cancel_item,
+    get_item,
+    get_request,
+    item_history,
+    list_requests,
+)
 from engine.requests.tracking import item_tasks, item_workflow_version, names_for
 from engine.unit_of_work import unit_of_work
 from ui.blueprint import bp, login_required
@@ -43,7 +50,8 @@ def request_detail(request_id):
 
 
 def item_page(item_id, **_):
-    return render_template("item.html", **timeline(get_item(g.user, item_id)))
+    item = get_item(g.user, item_id)
+    return render_template("item.html", account_id=account_external_id(item), **timeline(item))
 
 
 @bp.route("/items/<item_id>")
