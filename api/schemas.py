@@ -7,6 +7,7 @@ from marshmallow.utils import missing
 
 from engine.directory.lookup import username_of
 from engine.models.access import ACCOUNT_MODES, STATUSES
+from engine.models.lifecycle import SOURCES as ASSIGNMENT_SOURCES
 from engine.requests.items import account_external_id, item_history
 from engine.requests.listing import DEFAULT_LIMIT, INBOX_SCOPES, MAX_LIMIT
 from engine.tasks.actions import DECISIONS
@@ -108,6 +109,11 @@ class CartLineIn(Schema):
     )
     account_mode = fields.String(load_default="create", validate=validate.OneOf(ACCOUNT_MODES))
     justification = Text(allow_none=True, validate=validate.Length(max=4000))
+    role = Text(
+        allow_none=True,
+        validate=validate.Length(1, 100),
+        metadata={"description": "one of the application's roles; required when it has some"},
+    )
 
 
 class SubmitHeaders(Schema):
@@ -185,6 +191,7 @@ class ItemSchema(Schema):
     beneficiary = fields.String(attribute="beneficiary.username")
     requester = fields.String(attribute="requester.username")
     account_mode = fields.String()
+    role = fields.String(allow_none=True)
     justification = fields.String(allow_none=True)
     status = fields.String(metadata={"enum": list(STATUSES)})
     outcome_reason = fields.String(allow_none=True)
@@ -210,6 +217,7 @@ class CartLineSchema(Schema):
     application = fields.String(attribute="application.key")
     beneficiary = fields.String(attribute="beneficiary.username")
     account_mode = fields.String()
+    role = fields.String(allow_none=True)
     justification = fields.String(allow_none=True)
     created_at = UtcDateTime()
 
@@ -232,6 +240,32 @@ class TaskSchema(Schema):
     claimed_at = UtcDateTime(allow_none=True)
     created_at = UtcDateTime()
     due_at = UtcDateTime(allow_none=True)
+
+
+class AccountHeldSchema(Schema):
+    external_id = fields.String(allow_none=True)
+    status = fields.String()
+    origin = fields.String(allow_none=True)
+
+
+class AccessSchema(Schema):
+    """One assignment a person holds (the shape of `GET /me/access`)."""
+
+    id = fields.String(attribute="assignment_id")
+    application = fields.String()
+    application_name = fields.String()
+    kind = fields.String()
+    role = fields.String(allow_none=True)
+    role_name = fields.String(allow_none=True)
+    source = fields.String(metadata={"enum": list(ASSIGNMENT_SOURCES)})
+    group = fields.String(allow_none=True, metadata={"description": "when source is group"})
+    since = UtcDateTime()
+    until = UtcDateTime(allow_none=True)
+    accounts = fields.List(fields.Nested(AccountHeldSchema))
+
+
+class AccessList(Schema):
+    items = fields.List(fields.Nested(AccessSchema))
 
 
 class MeSchema(Schema):

@@ -3,11 +3,15 @@
 from sqlalchemy import func, select
 
 from engine.db import db
-from engine.models import AccessRequest, RequestItem
+from engine.directory.lookup import application_by_key, user_by_username
+from engine.models import AccessRequest, Account, RequestItem
 from tests.api_client import api  # noqa: F401
 
 
 def test_alice_fills_her_cart_for_herself_and_bob_and_submits(api):  # noqa: F811
+    wiki, bob = application_by_key("wiki"), user_by_username("bob")
+    db.session.add(Account(user_id=bob.id, application_id=wiki.id, external_id="bob-wiki"))
+    db.session.commit()  # an update acts on an account bob holds
     alice = api["alice"]
     mine = alice.post("/api/v1/cart/items", {"application": "crm", "justification": "sales"})
     assert mine.status_code == 201

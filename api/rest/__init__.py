@@ -49,7 +49,16 @@ class AccessflowApi(Api):
 def register_api(app) -> None:
     """Attach the REST API, its OpenAPI document, docs page and error handlers to `app`."""
     from api.docs import docs_page
-    from api.rest import admin_provisioning, applications, cart, health, me, requests, tasks
+    from api.rest import (
+        admin_directory,
+        admin_provisioning,
+        applications,
+        cart,
+        health,
+        me,
+        requests,
+        tasks,
+    )
 
     for key, value in OPENAPI_SETTINGS.items():
         app.config.setdefault(key, value)
@@ -57,6 +66,15 @@ def register_api(app) -> None:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "accessflow token"}
     )
-    for module in (applications, cart, requests, tasks, me, health, admin_provisioning):
+    for module in (
+        applications,
+        cart,
+        requests,
+        tasks,
+        me,
+        health,
+        admin_provisioning,
+        admin_directory,
+    ):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs_page)

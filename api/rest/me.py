@@ -2,7 +2,8 @@
 
 from api.auth import current_user
 from api.rest.resource import resource_blueprint
-from api.schemas import MeSchema, RevokedSchema
+from api.schemas import AccessList, MeSchema, RevokedSchema
+from engine.access import holdings
 from engine.directory import tokens
 from engine.unit_of_work import unit_of_work
 
@@ -14,6 +15,14 @@ blp = resource_blueprint("me", "/api/v1/me", "The caller")
 def show_me():
     """Who the token belongs to: username, manager, groups."""
     return current_user()
+
+
+@blp.route("/access")
+@blp.response(200, AccessList)
+def my_access():
+    """The caller's current access: one entry per assignment (application, role, source,
+    since, until) with their accounts in the application. Only ever the caller's own."""
+    return {"items": holdings.access_of(current_user())}
 
 
 @blp.route("/tokens/revoke", methods=["POST"])

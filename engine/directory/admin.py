@@ -55,7 +55,9 @@ def update_user(admin: User, username: str, data: dict) -> User:
     """Change a person's attributes; `active` and `manager` run the leaver and mover rules."""
     require_admin(admin, "edit people")
     user = people.person(username)
-    entry = _checked(UserEntry, {**data, "username": username}, partial=True)
+    # `reason` is for the audit; a null manager clears it (the file schema knows neither).
+    fields = {k: v for k, v in data.items() if k != "reason" and (k, v) != ("manager", None)}
+    entry = _checked(UserEntry, {**fields, "username": username}, partial=True)
     changed = sorted(f for f in USER_FIELDS if f in entry and getattr(user, f) != entry[f])
     for field in changed:
         setattr(user, field, entry[field])

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine.access import assignments
 from engine.audit import trail
 from engine.db import db, new_id
 from engine.directory.lookup import application_by_key, user_by_username
@@ -35,8 +36,12 @@ def add_to_cart(
     beneficiary: str | None = None,
     account_mode: str = "create",
     justification: str | None = None,
+    role: str | None = None,
 ) -> CartItem:
-    """Put one application for one beneficiary (default: the requester) in the cart."""
+    """Put one application for one beneficiary (default: the requester) in the cart.
+
+    An application with roles needs one of them (unless the account is removed); `update`
+    and `remove` need an account to act on; access a group grants is removed from the group."""
     if account_mode not in ACCOUNT_MODES:
         raise Invalid(
             f"account_mode must be one of {', '.join(ACCOUNT_MODES)}", field="account_mode"
@@ -46,15 +51,52 @@ def add_to_cart(
     person = user_by_username(beneficiary, field="beneficiary") if beneficiary else user
     if account_mode == "remove":
         accounts.guard_removable(person, app)
+        _guard_not_from_group(person, app)
+        role = None
+    else:
+        _guard_role(app, role)
+    if account_mode == "update":
+        _guard_updatable(person, app)
     line = CartItem(
         owner_id=user.id,
         application=app,
         beneficiary=person,
         account_mode=account_mode,
         justification=justification,
+        role=role,
     )
     db.session.add(line)
     return line
+
+
+def _guard_role(app: Application, role: str | None) -> None:
+    roles = app.role_names
+    if role is None and roles:
+        raise Invalid(f"{app.name} needs a role: one of {', '.join(roles)}", field="role")
+    if role is not None and role not in roles:
+        choices = f"one of {', '.join(roles)}" if roles else "none (it has no roles)"
+        raise Invalid(f"{app.name} has no role {role!r}: pick {choices}", field="role")
+
+
+def _guard_updatable(person: User, app: Application) -> None:
+    """An update acts on an account the person holds."""
+    if not accounts.active_accounts(person.id, app.id):
+        raise Invalid(
+            f"{person.username} has no account in {app.name} to update; ask to create one",
+            field="account_mode",
+        )
+
+
+def _guard_not_from_group(person: User, app: Application) -> None:
+    """Access a group grants comes back with the group: it is ended by leaving the group."""
+    for assignment in assignments.active(person.id, app.id):
+        if assignment.source == "group":
+            group = assignment.group.name if assignment.group else "a group"
+            raise Invalid(
+                f"{person.username} has {app.name} through the group {group}: "
+                "remove them from the group instead",
+                field="account_mode",
+            )
 
 
 def list_cart(user: User) -> list[CartItem]:
@@ -171,6 +213,7 @@ def _open_item(request: AccessRequest, position: int, line: CartItem, key: str) 
         application=line.application,
         account_mode=line.account_mode,
         justification=line.justification,
+        role=line.role,
         open_key=key,
     )
     db.session.add(item)
