@@ -27,6 +27,13 @@
     });
   });
 
+  // Ask before a form that takes access away (data-confirm="the question").
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
+    });
+  });
+
   // "Go back" on error pages.
   document.querySelectorAll("[data-back]").forEach(function (button) {
     if (window.history.length < 2) return;
