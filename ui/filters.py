@@ -51,6 +51,18 @@ MODE_LABELS = {
     "remove": "Remove existing account",
 }
 
+ORIGIN_LABELS = {
+    "cart": "Requested (cart)",
+    "group": "Group membership",
+    "admin": "Assigned by an administrator",
+    "leaver": "Leaver (deactivation)",
+}
+
+
+@bp.app_template_filter("origin_label")
+def origin_label(origin: str) -> str:
+    return ORIGIN_LABELS.get(origin, (origin or "").replace("_", " "))
+
 
 @bp.app_template_filter("person")
 def person(user) -> str:

@@ -170,8 +170,8 @@ class ApplicationEntry(Schema):
     notification_email = Text(320)
     approval_timeout = Duration(MAX_APPROVAL_TIMEOUT_DAYS)
     enabled = Flag()
-    # Not built yet: checked, then ignored.
     group_auto_provisioning = Flag()
+    allow_multiple_accounts = Flag()
     owner = Name(150)
     lanes = fields.Dict(keys=Name(100), values=Name(150, required=True))
     roles = fields.List(fields.Nested(Role))

@@ -31,7 +31,9 @@
   // the question. Without JavaScript the button works as a plain one.
   document.addEventListener("submit", function (event) {
     var button = event.submitter;
-    var question = button && button.getAttribute("data-confirm");
+    // A form may carry the question itself (data-confirm on the form).
+    var question = (button && button.getAttribute("data-confirm")) ||
+      (event.target.getAttribute && event.target.getAttribute("data-confirm"));
     if (question && !window.confirm(question)) {
       event.preventDefault();
       event.stopImmediatePropagation();

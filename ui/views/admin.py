@@ -1,9 +1,17 @@
-"""Administration: applications and their connectors, and the audit log."""
+"""Administration: applications (settings, assignments, accounts), the global settings, and
+the audit log."""
 
-from flask import g, render_template, request
+from flask import flash, g, redirect, render_template, request, url_for
 
+from engine import settings as product_settings
+from engine.access import admin_pages, holdings
+from engine.access.grants import assign_users, unassign
 from engine.audit.search import audit_event_names, search_audit
+from engine.directory.admin import update_application
+from engine.directory.authentication import require_admin
+from engine.errors import Invalid
 from engine.provisioning.admin import check_connection, get_application, list_applications
+from engine.unit_of_work import unit_of_work
 from ui.blueprint import bp, login_required
 from ui.errors import form_page
 
@@ -45,6 +53,10 @@ def application_page(key, result=None, **_):
         app=app,
         settings=app.public_connector_settings(),
         facts=connection_facts(result) if result else None,
+        roles_text="\n".join(f"{k}: {n}" for k, n in app.role_names.items()),
+        assignments=holdings.assignments_of(app),
+        accounts=holdings.accounts_of(app),
+        everyone=admin_pages.search_people(g.user, active="yes"),
     )
 
 
@@ -60,6 +72,94 @@ def admin_application(key):
 def admin_test_connection(key):
     result = check_connection(g.user, key)
     return application_page(key, result=result)
+
+
+def _back(key):
+    return redirect(url_for("ui.admin_application", key=key), code=303)
+
+
+def parse_roles(text: str) -> list[dict]:
+    """The roles editor's lines, "key: name" (the name is optional), as role entries."""
+    roles = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        key, _, name = line.partition(":")
+        if not key.strip():
+            raise Invalid(f"roles line {number}: write it as key: name", field="roles")
+        roles.append({"key": key.strip(), "name": name.strip() or key.strip()})
+    return roles
+
+
+@bp.route("/admin/applications/<key>/settings", methods=["POST"])
+@login_required
+@form_page(application_page)
+def admin_application_settings(key):
+    data = {flag: request.form.get(flag) == "on" for flag in FLAGS}
+    data["roles"] = parse_roles(request.form.get("roles", ""))
+    with unit_of_work():
+        update_application(g.user, key, data)
+    flash("Application settings saved.", "success")
+    return _back(key)
+
+
+FLAGS = ("enabled", "group_auto_provisioning", "allow_multiple_accounts")
+
+
+@bp.route("/admin/applications/<key>/assign", methods=["POST"])
+@login_required
+@form_page(application_page)
+def admin_assign_users(key):
+    usernames = request.form.getlist("users") + [
+        u.strip() for u in request.form.get("usernames", "").split(",") if u.strip()
+    ]
+    with unit_of_work():
+        made = assign_users(
+            g.user,
+            key,
+            usernames,
+            account_mode=request.form.get("account_mode", "create"),
+            role=request.form.get("role") or None,
+            reason=request.form.get("reason") or None,
+        )
+        names = ", ".join(a.user.username for a in made)
+    flash(f"Assigned to {names}.", "success")
+    return _back(key)
+
+
+@bp.route("/admin/applications/<key>/assignments/<assignment_id>/end", methods=["POST"])
+@login_required
+@form_page(application_page)
+def admin_end_assignment(key, assignment_id):
+    with unit_of_work():
+        ended = unassign(g.user, assignment_id, request.form.get("reason") or None)
+        who = ended.user.username
+    flash(f"Assignment of {who} ended.", "success")
+    return _back(key)
+
+
+def settings_page(**_):
+    require_admin(g.user, "change settings")
+    return render_template("admin/settings.html", current=product_settings.current())
+
+
+@bp.route("/admin/settings")
+@login_required
+def admin_settings():
+    return settings_page()
+
+
+@bp.route("/admin/settings", methods=["POST"])
+@login_required
+@form_page(settings_page)
+def admin_change_settings():
+    require_admin(g.user, "change settings")
+    with unit_of_work():
+        product_settings.change(
+            "group_auto_provisioning", request.form.get("group_auto_provisioning"), g.user.id
+        )
+    flash("Settings saved.", "success")
+    return redirect(url_for("ui.admin_settings"), code=303)
 
 
 def _page_number() -> int:
