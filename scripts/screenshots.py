@@ -37,6 +37,7 @@ def set_scene(server) -> dict:
     """Requests in several states; returns the ids the pages are found by."""
     from api.worker import Worker
     from engine.db import db
+    from engine.models import Account
     from engine.directory.lookup import application_by_key, user_by_username
     from engine.requests import cart
     from engine.tasks import actions
@@ -49,6 +50,12 @@ def set_scene(server) -> dict:
         db.session.commit()
         alice, bob, carol = (user_by_username(n) for n in ("alice", "bob", "carol"))
         mark, gina, fred = (user_by_username(n) for n in ("mark", "gina", "fred"))
+        erp = application_by_key("erp")
+        with unit_of_work():  # bob and alice hold ERP accounts: their updates act on them
+            for holder, external_id in ((bob, "ERP-bob"), (alice, "ERP-alice")):
+                db.session.add(
+                    Account(user_id=holder.id, application_id=erp.id, external_id=external_id)
+                )
         with unit_of_work():
             cart.add_to_cart(bob, "erp", "bob", "update", "Purchase orders for the Lyon office")
             cart.add_to_cart(bob, "crm", "carol", "create", "Carol joins the sales team")
