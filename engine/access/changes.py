@@ -244,7 +244,7 @@ def run(change_id: str, worker_id: str) -> dict | None:
             counts = apply(group, actor, change.reason or "group changed")
             change.status, change.counts, change.finished_at = "done", counts, utcnow()
             change.lease_owner = change.lease_expires_at = None
-            log.info("group %s: %s", group.name, counts)
+            log.info("access change %s applied to group %s: %s", change_id, group.name, counts)
             return counts
     except Exception as err:
         log.exception("access change %s failed", change_id)
