@@ -57,6 +57,7 @@ def test_the_whole_life_of_a_request_over_http(served):  # noqa: F811
         ("task_created", None),
         ("claimed", "fred"),
         ("fulfilled", "fred"),
+        ("access_assigned", "alice"),  # the fulfilled request became her assignment
     ]
     fulfilled = alice.get("/api/v1/items?status=fulfilled").json()["items"]
     assert [i["id"] for i in fulfilled] == [mine]
