@@ -1,4 +1,5 @@
-"""`accessflow worker`: takes due provisioning jobs and runs them, on a schedule.
+"""`accessflow worker`: takes due provisioning jobs and runs them, on a schedule; applies the
+queued group access changes (engine.access.changes) and fires due BPMN timers.
 
 APScheduler is started here and nowhere else (a scheduler fires in every process that starts
 one); correctness across many workers comes from row locks and leases in engine.provisioning.jobs.
@@ -13,6 +14,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+from engine.access import changes
 from engine.audit.notifications import Mailer
 from engine.db import db
 from engine.provisioning import jobs
@@ -50,6 +52,12 @@ class Worker:
         self._stopping = threading.Event()
 
     def drain(self) -> int:
+        """Apply the queued access changes, then run every job that is due now (and those that
+        become due meanwhile); returns the jobs run. An idle poll is silent."""
+        self.apply_changes()  # the items a change starts may queue provisioning jobs
+        return self.run_jobs()
+
+    def run_jobs(self) -> int:
         """Run every job that is due now (and those that become due meanwhile); returns count.
         Logs a line only when it ran something: an idle poll is silent."""
         done = self._loop() if self.threads == 1 else self._drain_in_threads()
@@ -100,8 +108,21 @@ class Worker:
             finally:
                 db.session.remove()
 
+    def apply_changes(self) -> int:
+        """Apply the queued group access changes, one transaction each; returns how many.
+        engine.access.changes logs one line per change applied; nothing when idle."""
+        with self.app.app_context():
+            try:
+                return changes.run_due(self.worker_id)
+            except Exception:  # a database outage: logged, the next poll tries again
+                log.exception("worker %s: applying access changes failed", self.worker_id)
+                return 0
+            finally:
+                db.session.remove()
+
     def run_until_idle(self, timeout: float | None = None) -> int:
-        """Drain, wait for retries coming due, drain again, until no job is left to run."""
+        """Drain (queued access changes, then due jobs), wait for retries coming due, drain
+        again, until no job is left to run; returns the provisioning jobs run."""
         deadline = None if timeout is None else time.monotonic() + timeout
         done = 0
         while not self._stopping.is_set():
@@ -139,10 +160,19 @@ class Worker:
             logging.getLogger(library).setLevel(logging.WARNING)
         scheduler = BlockingScheduler()
         scheduler.add_job(
-            self.drain,
+            self.run_jobs,
             "interval",
             seconds=interval,
             id="provisioning",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=_now(),
+        )
+        scheduler.add_job(
+            self.apply_changes,
+            "interval",
+            seconds=interval,
+            id="access_changes",
             max_instances=1,
             coalesce=True,
             next_run_time=_now(),

@@ -1,5 +1,9 @@
 """Product-wide settings an admin changes at run time (stored, so every process agrees)."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from engine.audit import trail
 from engine.db import db
 from engine.errors import Invalid
@@ -9,9 +13,33 @@ CHOICES = {"group_auto_provisioning": ("per_application", "all")}
 DEFAULTS = {"group_auto_provisioning": "per_application"}
 
 
+# Within `cached()`: the values read so far (a batch reads each setting once, not per item).
+_cache: ContextVar[dict | None] = ContextVar("settings_cache", default=None)
+
+
+@contextmanager
+def cached() -> Iterator[None]:
+    """Read each setting once inside the block (a batch of thousands of items); a change made
+    inside it is seen. Nested blocks share the outer cache."""
+    if _cache.get() is not None:
+        yield
+        return
+    token = _cache.set({})
+    try:
+        yield
+    finally:
+        _cache.reset(token)
+
+
 def get(key: str):
+    cache = _cache.get()
+    if cache is not None and key in cache:
+        return cache[key]
     row = db.session.get(Setting, key)
-    return DEFAULTS.get(key) if row is None else row.value
+    value = DEFAULTS.get(key) if row is None else row.value
+    if cache is not None:
+        cache[key] = value
+    return value
 
 
 def group_auto_provisioning() -> str:
@@ -35,4 +63,7 @@ def change(key: str, value, actor_id: str | None = None) -> None:
     if row.value == value:
         return
     before, row.value, row.updated_by_id = row.value, value, actor_id
+    cache = _cache.get()
+    if cache is not None:
+        cache[key] = value
     trail.record("setting_changed", actor_id, setting=key, before=before, after=value)

@@ -150,10 +150,11 @@ def test_the_mail_server_is_installed_with_accessflow():
 
 
 def serve_briefly(worker: Worker, until, timeout: float = 15.0) -> list[int]:
-    """Run the worker's scheduler (polling every 50 ms) until `until(polls)`; the drains' counts."""
+    """Run the worker's scheduler (polling every 50 ms) until `until(polls)`; the counts of its
+    provisioning polls (its access-change and timer jobs run alongside)."""
     polls = []
-    drain = worker.drain
-    worker.drain = lambda: polls.append(drain())
+    run_jobs = worker.run_jobs
+    worker.run_jobs = lambda: polls.append(run_jobs())
     scheduler = worker.scheduler(interval=0.05)
     thread = threading.Thread(target=scheduler.start)
     thread.start()

@@ -322,6 +322,31 @@ def test_a_big_group_change_is_left_to_the_worker_and_applied_once(app, people):
     assert len(db.session.scalars(select(RequestItem)).all()) == 60
 
 
+def test_the_worker_applies_a_queued_change_and_is_silent_when_idle(app, people, caplog):
+    users = [{"username": f"p{i}", "email": f"p{i}@example.com"} for i in range(60)]
+    act(
+        import_directory,
+        {"users": users, "groups": [{"name": "sales", "members": [u["username"] for u in users]}]},
+    )
+    act(groups.add_application, people["root"], "sales", "crm")
+    [change] = db.session.scalars(select(AccessChange)).all()
+    assert change.status == "queued"
+    db.session.rollback()
+
+    with caplog.at_level("INFO", logger="engine.access.changes"):
+        Worker(app).run_until_idle(timeout=30)
+    db.session.expire_all()
+
+    assert change.status == "done" and change.counts["items"] == 60
+    assert len(db.session.scalars(select(RequestItem)).all()) == 60
+    applied = [r for r in caplog.records if r.name == "engine.access.changes"]
+    assert len(applied) == 1 and "sales" in applied[0].getMessage()
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        Worker(app).run_until_idle(timeout=30)
+    assert [r for r in caplog.records if r.levelname == "INFO"] == []
+
+
 def test_a_cart_request_becomes_an_assignment_and_its_removal_ends_it(people):
     alice = people["alice"]
     item = submit(alice, ("crm", "alice")).items[0]

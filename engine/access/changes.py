@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import and_, or_, select, update
 
+from engine import settings
 from engine.access import assignments
 from engine.access import items as access_items
 from engine.audit import trail
@@ -26,6 +27,7 @@ from engine.models import (
     group_members,
 )
 from engine.models.lifecycle import active_key
+from engine.tasks import candidates
 from engine.unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -53,7 +55,9 @@ def apply(group: Group, actor: User | None, reason: str) -> dict:
     was_enabled = gc.isenabled()
     gc.disable()  # thousands of objects live until the commit: collecting them is wasted work
     try:
-        with trail.batched():
+        # Per batch, not per item: the audit rows are written at once, the setting and the
+        # fulfiller groups' members are read once, and nothing is flushed until the end.
+        with trail.batched(), settings.cached(), candidates.cached():
             return _apply(group, actor, reason)
     finally:
         if was_enabled:
@@ -88,30 +92,30 @@ def _apply(group: Group, actor: User | None, reason: str) -> dict:
     held = _held(group)  # (user, app) pairs held from another source, or with an account
     busy = _open_slots(group)
     versions: dict = {}
-    for user_id, app_id in sorted(
-        wanted - set(k for k, a in current.items() if a.ended_at is None)
-    ):
-        grant, person = grants[app_id], members[user_id]
-        app = grant.application
-        if not app.enabled:
-            continue  # out of the catalog: no new access through the group either
-        assignment = _assign(person, app, group, grant.role, actor_id, reason)
-        counts["assigned"] += 1
-        if (user_id, app_id) in held or f"{user_id}:{app_id}" in busy:
-            continue  # the person has the access already, or an item in flight brings it
-        access_items.start_item(
-            person,
-            app,
-            origin="group",
-            account_mode="create",
-            actor=actor,
-            reason=f"member of {group.name}",
-            role=grant.role,
-            assignment_id=assignment.id,
-            versions=versions,
-        )
-        busy.add(f"{user_id}:{app_id}")
-        counts["items"] += 1
+    starts = sorted(wanted - set(k for k, a in current.items() if a.ended_at is None))
+    with db.session.no_autoflush:  # the loop reads nothing it writes: one flush at its end
+        for user_id, app_id in starts:
+            grant, person = grants[app_id], members[user_id]
+            app = grant.application
+            if not app.enabled:
+                continue  # out of the catalog: no new access through the group either
+            assignment = _assign(person, app, group, grant.role, actor_id, reason)
+            counts["assigned"] += 1
+            if (user_id, app_id) in held or f"{user_id}:{app_id}" in busy:
+                continue  # the person has the access already, or an item in flight brings it
+            access_items.start_item(
+                person,
+                app,
+                origin="group",
+                account_mode="create",
+                actor=actor,
+                reason=f"member of {group.name}",
+                role=grant.role,
+                assignment_id=assignment.id,
+                versions=versions,
+            )
+            busy.add(f"{user_id}:{app_id}")
+            counts["items"] += 1
     db.session.flush()
     for assignment in ended:
         person = db.session.get_one(User, assignment.user_id)
@@ -244,7 +248,7 @@ def run(change_id: str, worker_id: str) -> dict | None:
             counts = apply(group, actor, change.reason or "group changed")
             change.status, change.counts, change.finished_at = "done", counts, utcnow()
             change.lease_owner = change.lease_expires_at = None
-            log.info("group %s: %s", group.name, counts)
+            log.info("access change %s applied to group %s: %s", change_id, group.name, counts)
             return counts
     except Exception as err:
         log.exception("access change %s failed", change_id)
