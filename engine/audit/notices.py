@@ -59,7 +59,7 @@ def queue(
         recipient_id=user.id,
         recipient_email=email,
         kind=kind,
-        subject=subject[:300],
+        subject=" ".join(subject.split())[:300],  # one line: a header cannot hold a newline
         body_text=text,
         body_html=html,
         item=item,
@@ -163,7 +163,12 @@ def _send(mailer: Mailer, batch: list[_Outgoing]) -> None:
                 _record(notice, broken)
                 continue
             try:
-                smtp.send_message(_message(mailer, notice))
+                message = _message(mailer, notice)
+            except Exception as err:  # a malformed address or header: this notice only
+                _record(notice, _describe(err))
+                continue
+            try:
+                smtp.send_message(message)
             except (smtplib.SMTPServerDisconnected, OSError) as err:
                 broken = _describe(err)  # the connection is gone: the rest wait for the retry
                 _record(notice, broken)
