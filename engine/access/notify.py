@@ -57,21 +57,23 @@ def _source(item: RequestItem) -> str:
     return f"assigned by {_name(item.requester)}"
 
 
-def _paragraphs(lines: list[tuple[str, str]]) -> str:
+def _table_rows(lines: list[tuple[str, str]]) -> str:
     return "".join(
         f"<tr><th align='left'>{escape(label)}</th><td>{escape(value)}</td></tr>"
         for label, value in lines
     )
 
 
-def _bodies(greeting: str, lead: str, lines: list[tuple[str, str]], tail: str = "") -> tuple:
+def _bodies(
+    greeting: str, lead: str, lines: list[tuple[str, str]], tail: str = ""
+) -> tuple[str, str]:
     text = f"{greeting}\n\n{lead}\n\n"
     text += "".join(f"{label}: {value}\n" for label, value in lines)
     if tail:
         text += f"\n{tail}\n"
     page = f"<p>{escape(greeting)}</p>\n<p>{escape(lead)}</p>\n"
     if lines:
-        page += f"<table>{_paragraphs(lines)}</table>\n"
+        page += f"<table>{_table_rows(lines)}</table>\n"
     if tail:
         page += f"<p>{escape(tail)}</p>\n"
     return text, page
