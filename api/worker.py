@@ -15,6 +15,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from engine.access import changes
+from engine.audit import notices
 from engine.audit.notifications import Mailer
 from engine.db import db
 from engine.provisioning import jobs
@@ -120,13 +121,34 @@ class Worker:
             finally:
                 db.session.remove()
 
+    def send_notices(self) -> int:
+        """Send the due notices of the outbox (mail to people about their access); returns how
+        many were taken. A notice that fails waits for its backoff, not for this loop."""
+        taken = 0
+        with self.app.app_context():
+            try:
+                while not self._stopping.is_set():
+                    batch = notices.send_due(self.mailer, self.batch)
+                    if not batch:
+                        break
+                    taken += batch
+                if taken:
+                    log.info("worker %s: %d notices handled", self.worker_id, taken)
+            except Exception:  # a database outage: logged, the next poll tries again
+                log.exception("worker %s: sending notices failed", self.worker_id)
+            finally:
+                db.session.remove()
+        return taken
+
     def run_until_idle(self, timeout: float | None = None) -> int:
         """Drain (queued access changes, then due jobs), wait for retries coming due, drain
-        again, until no job is left to run; returns the provisioning jobs run."""
+        again, until no job is left to run; the notices due after each drain are sent (their
+        retries are left to the schedule). Returns the provisioning jobs run."""
         deadline = None if timeout is None else time.monotonic() + timeout
         done = 0
         while not self._stopping.is_set():
             done += self.drain()
+            self.send_notices()
             with self.app.app_context():
                 wait = jobs.next_due_in()
                 db.session.remove()
@@ -182,6 +204,15 @@ class Worker:
             "interval",
             seconds=max(interval, 5.0),
             id="timers",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=_now(),
+        )
+        scheduler.add_job(
+            self.send_notices,
+            "interval",
+            seconds=max(interval, 5.0),
+            id="notices",
             max_instances=1,
             coalesce=True,
             next_run_time=_now(),

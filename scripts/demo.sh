@@ -10,6 +10,7 @@ PORT="${PORT:-8000}"
 MAIL_PORT="${MAIL_PORT:-8025}"
 export ACCESSFLOW_DEMO=1  # the login page lists the demo users and their roles
 export ACCESSFLOW_SMTP_HOST=127.0.0.1 ACCESSFLOW_SMTP_PORT="$MAIL_PORT"
+export ACCESSFLOW_BASE_URL="${ACCESSFLOW_BASE_URL:-http://127.0.0.1:$PORT}"  # links in notices
 bin=.venv/bin
 
 $bin/accessflow init

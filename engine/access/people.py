@@ -2,7 +2,7 @@
 
 from sqlalchemy import delete, select
 
-from engine.access import assignments
+from engine.access import assignments, notify
 from engine.access import items as access_items
 from engine.audit import trail
 from engine.db import db, utcnow
@@ -57,13 +57,15 @@ def deactivate(actor: User | None, username: str, reason: str | None = None) -> 
     db.session.execute(delete(group_members).where(group_members.c.user_id == user.id))
     db.session.expire(user, ["groups"])
     trail.record("user_deactivated", actor_id, comment=reason, user=username, groups=groups)
-    for item in db.session.scalars(
+    cancelled = db.session.scalars(
         select(RequestItem).where(
             RequestItem.beneficiary_id == user.id, RequestItem.open_key.is_not(None)
         )
-    ).all():
+    ).all()
+    for item in cancelled:
         items.stop_item(item, actor_id, why)
-    for assignment in assignments.active(user.id):
+    ended = assignments.active(user.id)
+    for assignment in ended:
         assignments.end(assignment, actor_id, why)
     db.session.flush()
     held_ids = select(Account.application_id).where(
@@ -76,6 +78,7 @@ def deactivate(actor: User | None, username: str, reason: str | None = None) -> 
         access_items.start_item(
             user, app, origin="leaver", account_mode="remove", actor=actor, reason=why
         )
+    notify.leaver(user, actor, reason, removing=held, ended=ended, cancelled=cancelled)
     _hand_over_tasks(user, actor_id)
     return user
 

@@ -14,12 +14,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Mailer:
-    """SMTP settings (from the app config: SMTP_HOST, SMTP_PORT, MAIL_FROM)."""
+    """SMTP settings (from the app config: SMTP_HOST, SMTP_PORT, MAIL_FROM), and BASE_URL,
+    where links in a mail point."""
 
     host: str = "127.0.0.1"
     port: int = 25
     sender: str = "accessflow@localhost"
     timeout: float = 10.0
+    base_url: str = "http://localhost:8000"
 
     @classmethod
     def from_config(cls, config) -> "Mailer":
@@ -27,7 +29,23 @@ class Mailer:
             host=config.get("SMTP_HOST", cls.host),
             port=int(config.get("SMTP_PORT", cls.port)),
             sender=config.get("MAIL_FROM", cls.sender),
+            base_url=str(config.get("BASE_URL") or cls.base_url).rstrip("/"),
         )
+
+    def connect(self) -> smtplib.SMTP:
+        """An open SMTP connection (the caller closes it); raises OSError or SMTPException."""
+        return smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+
+    def message(self, recipient: str, subject: str, text: str, html: str | None = None):
+        """A message to one person: plain text, and an HTML alternative when given."""
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = recipient
+        message["Subject"] = subject
+        message.set_content(text)
+        if html is not None:
+            message.add_alternative(html, subtype="html")
+        return message
 
     def send(self, recipients: list[str], subject: str, body: str) -> bool:
         """Send one plain-text message; False (and a log line) when it could not be sent."""

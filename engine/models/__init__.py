@@ -5,6 +5,7 @@ from engine.models.audit import AuditEvent
 from engine.models.directory import Account, ApiToken, Application, Group, User, group_members
 from engine.models.jobs import ProvisioningJob
 from engine.models.lifecycle import AccessChange, Assignment, GroupApplication, Setting
+from engine.models.notices import Notice
 from engine.models.provisioning import Incident, ProvisioningLog
 from engine.models.security import LoginFailure
 from engine.models.workflow import HumanTask, ProcessInstance, WorkflowVersion
@@ -23,6 +24,7 @@ __all__ = [
     "HumanTask",
     "Incident",
     "LoginFailure",
+    "Notice",
     "ProcessInstance",
     "ProvisioningJob",
     "ProvisioningLog",

@@ -5,7 +5,7 @@ import os
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload
 
-from engine.access import assignments
+from engine.access import assignments, notify
 from engine.access.policy import auto_provision
 from engine.audit import trail
 from engine.db import db, new_id, utcnow
@@ -195,8 +195,11 @@ def _set_item_status(item, workflow, kinds, provisioning) -> None:
         if rejected_at:
             item.finish("rejected", item.outcome_reason or f"ended at {rejected_at}")
         else:
+            newly = item.status != "fulfilled"
             item.finish("fulfilled", item.outcome_reason)
             assignments.item_fulfilled(item)
+            if newly:
+                notify.item_fulfilled(item)
     elif "failed_provisioning" in kinds:
         item.status = "failed"
     elif "fulfillment" in kinds:
