@@ -125,8 +125,7 @@ def check_account(
         return account
     if len(held) > 1 and required:
         raise Invalid(
-            f"{who} holds {len(held)} accounts in {app.name}: say which one to {verb} "
-            f"(account_id: one of {choices})",
+            f"{who} holds {len(held)} accounts in {app.name}: say which one to {verb} ({choices})",
             field="account_id",
         )
     return None
