@@ -114,6 +114,15 @@ class CartLineIn(Schema):
         validate=validate.Length(1, 100),
         metadata={"description": "one of the application's roles; required when it has some"},
     )
+    account_id = Text(
+        allow_none=True,
+        validate=validate.Length(1, 255),
+        metadata={
+            "description": "update and remove: which of the beneficiary's active accounts in "
+            "the application, by the id the target knows it by (an item's `account_id`) or "
+            "its accessflow id; required when they hold several"
+        },
+    )
 
 
 class SubmitHeaders(Schema):
@@ -218,6 +227,10 @@ class CartLineSchema(Schema):
     beneficiary = fields.String(attribute="beneficiary.username")
     account_mode = fields.String()
     role = fields.String(allow_none=True)
+    account_id = Computed(
+        account_external_id,
+        metadata={"description": "the account an update or a removal names, when it names one"},
+    )
     justification = fields.String(allow_none=True)
     created_at = UtcDateTime()
 

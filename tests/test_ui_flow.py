@@ -4,9 +4,12 @@ import re
 
 from playwright.sync_api import expect
 
-from engine.directory.lookup import user_by_username
+from engine.db import db
+from engine.directory.lookup import application_by_key, user_by_username
+from engine.models import Account
+from engine.requests import cart
 from engine.tasks import actions
-from tests.flow import decide, open_task, submit
+from tests.flow import act, decide, open_task, submit
 
 pytest_plugins = ["tests.browser"]
 
@@ -16,7 +19,17 @@ def nav(page, name):
 
 
 def test_cart_to_fulfillment_with_four_logins(log_in, server):
-    # alice asks for the CRM for herself and, in the same go, for her colleague bob.
+    # bob holds a CRM account, and alice already asked to update it; now she asks for herself.
+    with server.engine():
+        db.session.add(
+            Account(
+                user_id=user_by_username("bob").id,
+                application_id=application_by_key("crm").id,
+                external_id="CRM-BOB",
+            )
+        )
+        db.session.commit()
+        act(cart.add_to_cart, user_by_username("alice"), "crm", "bob", "update", "Reports")
     alice = log_in("alice")
     nav(alice, "Catalog")
     alice.get_by_label("Search applications").fill("customer")
@@ -26,22 +39,21 @@ def test_cart_to_fulfillment_with_four_logins(log_in, server):
     alice.get_by_role("button", name="Search").click()
     alice.get_by_role("link", name="Request access to CRM").click()
     expect(alice.get_by_label("Alice Archer (me) alice")).to_be_checked()
-    alice.get_by_label("Bob Baker bob").check()
-    alice.get_by_label("Update existing account").check()
+    expect(alice.get_by_label("Create new account")).to_be_checked()  # she holds none
     alice.get_by_label("Justification").fill("Quarterly sales reporting")
     alice.get_by_role("button", name="Add to cart").click()
-    expect(alice.get_by_role("status")).to_contain_text("CRM for Alice Archer, Bob Baker added")
+    expect(alice.get_by_role("status")).to_contain_text("CRM for Alice Archer added")
 
     nav(alice, re.compile("^Cart"))
     lines = alice.locator(".cart-line")
     expect(lines).to_have_count(2)
     bob_line = lines.filter(has_text="for Bob Baker")
-    bob_line.get_by_label("Create new account").check()
+    bob_line.get_by_label("Remove existing account").check()
     alice.get_by_role("button", name="Save changes").click()
     expect(
         alice.locator(".cart-line")
         .filter(has_text="for Bob Baker")
-        .get_by_label("Create new account")
+        .get_by_label("Remove existing account")
     ).to_be_checked()
     alice.get_by_role("button", name="Submit request").click()
     expect(alice.get_by_role("heading", level=1)).to_contain_text("Request of")
@@ -82,7 +94,7 @@ def test_cart_to_fulfillment_with_four_logins(log_in, server):
     nav(fred, re.compile("^Inbox"))
     fred.get_by_role("link", name="Fulfil the request").click()
     facts = fred.locator(".facts")
-    for text in ("CRM", "Update existing account", "alice", "alice@example.com", "Archer"):
+    for text in ("CRM", "Create new account", "alice", "alice@example.com", "Archer"):
         expect(facts).to_contain_text(text)
     fred.get_by_role("button", name="Claim").click()
     expect(fred.locator(".claim-state")).to_have_text("Claimed by you")

@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 from api.worker import Worker
 from engine.db import db
 from engine.directory.lookup import application_by_key, user_by_username
+from engine.models import Account
 from engine.requests import cart
 from engine.tasks import actions
 from engine.unit_of_work import unit_of_work
@@ -52,40 +53,54 @@ def approved(requester, application, beneficiary, mode):
     return open_task(item).id
 
 
+def bob_holds_a_crm_account():
+    """An update or a removal of bob's CRM account needs one on record (issue 11)."""
+    db.session.add(
+        Account(
+            user_id=user_by_username("bob").id,
+            application_id=application_by_key("crm").id,
+            external_id="CRM-BOB",
+        )
+    )
+    db.session.commit()
+
+
 def test_an_unsaved_cart_edit_goes_in_with_the_submit(log_in, server):
     with server.engine():
+        bob_holds_a_crm_account()
         in_cart(user_by_username("alice"), "crm", "bob", "update", "Reports")
     alice = log_in("alice")
     nav(alice, re.compile("^Cart"))
     line = alice.locator(".cart-line").filter(has_text="for Bob Baker")
-    line.get_by_label("Create new account").check()
-    line.get_by_label("Justification").fill("Bob joins sales")
+    line.get_by_label("Remove existing account").check()
+    line.get_by_label("Justification").fill("Bob leaves sales")
 
     # leaving the page with the edit unsaved asks first; staying keeps the edit
     alice.once("dialog", lambda dialog: dialog.dismiss())
     nav(alice, "Catalog")
     expect(alice).to_have_url(re.compile("/cart$"))
-    expect(line.get_by_label("Create new account")).to_be_checked()
+    expect(line.get_by_label("Remove existing account")).to_be_checked()
 
     alice.get_by_role("button", name="Submit request").click()  # no "Save changes" first
     expect(alice.get_by_role("heading", level=1)).to_contain_text("Request of")
-    expect(alice.locator(".item-card")).to_contain_text("Create new account")
+    expect(alice.locator(".item-card")).to_contain_text("Remove existing account")
     alice.locator(".item-card h2 a").click()
-    expect(alice.locator(".facts")).to_contain_text("Bob joins sales")
+    expect(alice.locator(".facts")).to_contain_text("Bob leaves sales")
 
 
 def test_removing_a_line_keeps_the_other_lines_edits(log_in, server):
     with server.engine():
+        bob_holds_a_crm_account()
         alice = user_by_username("alice")
         in_cart(alice, "crm", "bob", "update")
         in_cart(alice, "wiki", "bob")
     page = log_in("alice")
     page.goto(f"{server.url}/cart")
     crm = page.locator(".cart-line").filter(has_text="CRM")
-    crm.get_by_label("Create new account").check()
+    crm.get_by_label("Remove existing account").check()
     page.get_by_role("button", name="Remove Wiki for bob from the cart").click()
     expect(page.locator(".cart-line")).to_have_count(1)
-    expect(page.locator(".cart-line").get_by_label("Create new account")).to_be_checked()
+    expect(page.locator(".cart-line").get_by_label("Remove existing account")).to_be_checked()
 
 
 def test_an_open_request_is_named_and_linked_as_soon_as_the_line_is_added(log_in, server):

@@ -26,12 +26,17 @@ def active_accounts(user_id: str, application_id: str) -> Sequence[Account]:
 
 
 def accounts_to_remove(item: RequestItem) -> Sequence[Account]:
-    """The account the item names (when the person holds several), else all they hold."""
+    """The account the item names (when the person holds several), else all they hold; one
+    named but ended meanwhile leaves nothing to act on (never another of their accounts)."""
     held = active_accounts(item.beneficiary_id, item.application_id)
     if item.account_id is not None:
-        chosen = [a for a in held if a.id == item.account_id]
-        return chosen or held
+        return [a for a in held if a.id == item.account_id]
     return held
+
+
+def named_account(item: RequestItem) -> Account | None:
+    """The account an update or a removal was asked for, active or not (None: not named)."""
+    return db.session.get(Account, item.account_id) if item.account_id else None
 
 
 def record_account(

@@ -73,7 +73,10 @@ def _attempt(job: ProvisioningJob, worker_id: str) -> Attempt:
     app = item.application
     operation = (job.params or {}).get("operation") or "create"
     on_record = None
-    if operation == "remove":
+    named = accounts.named_account(item) if operation in ("remove", "update") else None
+    if named is not None:  # the one of several accounts the requester chose
+        on_record = named.external_id
+    elif operation == "remove":
         held = accounts.accounts_to_remove(item)
         on_record = held[-1].external_id if held else None
     return Attempt(
@@ -153,7 +156,10 @@ def _call_target(attempt: Attempt) -> None:
                 raise ConnectorError("no account in the target matches the user: nothing to link")
             account = {**found, "linked": True}
         elif attempt.operation == "update":
-            found = connector.find_account(attempt.user)
+            if attempt.on_record is not None:  # the account the requester chose
+                found = {"external_id": attempt.on_record}
+            else:
+                found = connector.find_account(attempt.user)
             if found is None:
                 raise ConnectorError("no account in the target matches the user: nothing to update")
             account = {**connector.update_account(found["external_id"], attempt.user)}

@@ -2,6 +2,7 @@
 
 import gc
 import logging
+from collections.abc import Sequence
 from contextlib import contextmanager
 
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from engine.directory.lookup import application_by_key, user_by_username
 from engine.errors import Conflict, DomainError, Invalid, NotFound
 from engine.models import (
     AccessRequest,
+    Account,
     Application,
     CartItem,
     RequestItem,
@@ -37,11 +39,18 @@ def add_to_cart(
     account_mode: str = "create",
     justification: str | None = None,
     role: str | None = None,
+    account_id: str | None = None,
+    *,
+    choose_account_later: bool = False,
 ) -> CartItem:
     """Put one application for one beneficiary (default: the requester) in the cart.
 
     An application with roles needs one of them (unless the account is removed); `update`
-    and `remove` need an account to act on; access a group grants is removed from the group."""
+    and `remove` need an account to act on, and `account_id` (its id, or the id the target
+    knows it by) says which when the person holds several; `create` is refused when the person
+    holds an account and the app allows one only; access a group grants is removed from the
+    group. `choose_account_later` (the pages' cart, where each line has an account select)
+    lets an update or a removal wait for its account until the submit."""
     if account_mode not in ACCOUNT_MODES:
         raise Invalid(
             f"account_mode must be one of {', '.join(ACCOUNT_MODES)}", field="account_mode"
@@ -49,14 +58,15 @@ def add_to_cart(
     app = application_by_key(application)
     _guard_enabled(app)
     person = user_by_username(beneficiary, field="beneficiary") if beneficiary else user
+    held = accounts.active_accounts(person.id, app.id)
+    chosen = check_account(
+        person, app, account_mode, held, account_id, required=not choose_account_later
+    )
     if account_mode == "remove":
-        accounts.guard_removable(person, app)
-        _guard_not_from_group(person, app)
+        guard_not_from_group(person, app)
         role = None
     else:
-        _guard_role(app, role)
-    if account_mode == "update":
-        _guard_updatable(person, app)
+        guard_role(app, role)
     line = CartItem(
         owner_id=user.id,
         application=app,
@@ -64,12 +74,74 @@ def add_to_cart(
         account_mode=account_mode,
         justification=justification,
         role=role,
+        account_id=chosen.id if chosen else None,
     )
     db.session.add(line)
     return line
 
 
-def _guard_role(app: Application, role: str | None) -> None:
+def check_account(
+    person: User,
+    app: Application,
+    account_mode: str,
+    held: Sequence[Account],
+    account_id: str | None,
+    *,
+    required: bool = True,
+) -> Account | None:
+    """The account rules of a cart line, at add-to-cart, on an edit and again at submit; returns
+    the account an update or a removal names (None: the only one the person holds).
+
+    - create: refused when the person holds an account and the app allows one only;
+    - update, remove: refused when the person holds none; with several, `account_id` (required
+      unless `required` is False) must be one of them: its Account.id or its external id."""
+    who = person.username
+    if account_mode == "create":
+        if held and not app.allow_multiple_accounts:
+            raise Invalid(
+                f"{who} already has an account in {app.name}; ask for an update instead",
+                field="account_mode",
+                account=held[0].external_id,
+            )
+        if account_id:
+            raise Invalid(
+                "account_id names an account to update or remove: leave it out to create one",
+                field="account_id",
+            )
+        return None
+    verb = "remove" if account_mode == "remove" else "update"
+    if not held:
+        hint = "" if account_mode == "remove" else "; ask to create one"
+        raise Invalid(f"{who} has no account in {app.name} to {verb}{hint}", field="account_mode")
+    choices = ", ".join(a.external_id for a in held)
+    if account_id:
+        account = _held_account(held, account_id)
+        if account is None:
+            raise Invalid(
+                f"{account_id!r} is not one of {who}'s active accounts in {app.name}: "
+                f"pick one of {choices}",
+                field="account_id",
+            )
+        return account
+    if len(held) > 1 and required:
+        raise Invalid(
+            f"{who} holds {len(held)} accounts in {app.name}: say which one to {verb} ({choices})",
+            field="account_id",
+        )
+    return None
+
+
+def _held_account(held: Sequence[Account], account_id: str) -> Account | None:
+    """The held account with this id, else with this external id when only one has it."""
+    wanted = account_id.strip()
+    for account in held:
+        if account.id == wanted:
+            return account
+    same = [a for a in held if a.external_id == wanted]
+    return same[0] if len(same) == 1 else None
+
+
+def guard_role(app: Application, role: str | None) -> None:
     roles = app.role_names
     if role is None and roles:
         raise Invalid(f"{app.name} needs a role: one of {', '.join(roles)}", field="role")
@@ -78,16 +150,7 @@ def _guard_role(app: Application, role: str | None) -> None:
         raise Invalid(f"{app.name} has no role {role!r}: pick {choices}", field="role")
 
 
-def _guard_updatable(person: User, app: Application) -> None:
-    """An update acts on an account the person holds."""
-    if not accounts.active_accounts(person.id, app.id):
-        raise Invalid(
-            f"{person.username} has no account in {app.name} to update; ask to create one",
-            field="account_mode",
-        )
-
-
-def _guard_not_from_group(person: User, app: Application) -> None:
+def guard_not_from_group(person: User, app: Application) -> None:
     """Access a group grants comes back with the group: it is ended by leaving the group."""
     for assignment in assignments.active(person.id, app.id):
         if assignment.source == "group":
@@ -161,10 +224,12 @@ def _open_items(request: AccessRequest, lines: list[CartItem]) -> None:
     The guards read the database once for the whole cart, each workflow's newest version is
     looked up once, and the rows are written at commit, one batch per table."""
     open_items = _open_items_for(lines)
+    held = _accounts_for(lines)
     versions: dict[str, WorkflowVersion | None] = {}
     with trail.batched():
         for position, line in enumerate(lines):
             _guard_enabled(line.application)  # disabled since the line was added
+            _recheck_account(line, held.get((line.beneficiary_id, line.application_id), []))
             key = _open_key(line)
             _guard_no_open_item(open_items.get(key), line)
             item = _open_item(request, position, line, key)
@@ -177,6 +242,42 @@ def _open_items(request: AccessRequest, lines: list[CartItem]) -> None:
             if fault is not None:  # the designer's workflow failed: the item goes to an incident
                 faults.record_workflow_fault(instance, fault.detail)
             db.session.delete(line)
+
+
+def _recheck_account(line: CartItem, held: Sequence[Account]) -> None:
+    """The account rules again: accounts made or ended since the line was added, and the
+    account a line left to choose (the pages' cart) must be chosen now."""
+    try:
+        check_account(line.beneficiary, line.application, line.account_mode, held, line.account_id)
+    except DomainError as err:
+        err.extra.setdefault("line", line.id)
+        raise
+
+
+def _accounts_for(lines: list[CartItem]) -> dict[tuple[str, str], list[Account]]:
+    """{(person id, application id): their active accounts, oldest first} for these lines' slots,
+    in one query joined to the cart."""
+    owner_ids = {line.owner_id for line in lines}
+    slots = {(line.beneficiary_id, line.application_id) for line in lines}
+    with db.session.no_autoflush:
+        in_cart = (
+            select(CartItem.id)
+            .where(
+                CartItem.owner_id.in_(owner_ids),
+                CartItem.beneficiary_id == Account.user_id,
+                CartItem.application_id == Account.application_id,
+            )
+            .exists()
+        )
+        rows = db.session.scalars(
+            select(Account).where(in_cart, Account.status == "active", Account.ended_at.is_(None))
+        ).all()
+    found: dict[tuple[str, str], list[Account]] = {}
+    for account in sorted(rows, key=lambda a: (a.created_at, a.id)):
+        slot = (account.user_id, account.application_id)
+        if slot in slots:
+            found.setdefault(slot, []).append(account)
+    return found
 
 
 def _open_key(line: CartItem) -> str:
@@ -214,6 +315,7 @@ def _open_item(request: AccessRequest, position: int, line: CartItem, key: str) 
         account_mode=line.account_mode,
         justification=line.justification,
         role=line.role,
+        account_id=line.account_id,
         open_key=key,
     )
     db.session.add(item)

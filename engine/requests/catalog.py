@@ -1,13 +1,14 @@
 """The catalog a requester browses, and cart lines added for several people at once."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import or_, select
 
 from engine.db import db
-from engine.directory.lookup import application_by_key, find_application, user_by_username
+from engine.directory.lookup import find_application, user_by_username
 from engine.errors import Conflict, DomainError, Invalid, NotFound
-from engine.models import Application, CartItem, User
+from engine.models import Account, Application, CartItem, User
 from engine.models.access import ACCOUNT_MODES
 from engine.provisioning import accounts
 from engine.requests import cart
@@ -41,56 +42,100 @@ def add_for_beneficiaries(
     beneficiaries: list[str],
     account_mode: str = "create",
     justification: str | None = None,
+    role: str | None = None,
 ) -> list[CartItem]:
     """Batch provisioning: one cart line per beneficiary for the same application; all of them
-    or none (they land in the caller's one unit of work)."""
+    or none (they land in the caller's one unit of work). Someone who holds several accounts
+    gets a line whose account is chosen in the cart (refused at submit until it is)."""
     names = list(dict.fromkeys(b.strip() for b in beneficiaries if b and b.strip()))
     if not names:
         raise Invalid("choose at least one person the access is for", field="beneficiary")
     people = [user_by_username(name, field="beneficiary") for name in names]
-    if account_mode == "remove":  # all or nothing: refuse before any line is added
-        app = application_by_key(application)
-        for person in people:
-            accounts.guard_removable(person, app)
     in_cart = {(line.application.key, line.beneficiary_id) for line in cart.list_cart(user)}
     for person in people:
         if (application, person.id) in in_cart:
             raise Conflict(
                 f"{application} for {person.username} is already in your cart", field="beneficiary"
             )
+    role = (role or "").strip() or None
     return [
-        cart.add_to_cart(user, application, person.username, account_mode, justification)
+        cart.add_to_cart(
+            user,
+            application,
+            person.username,
+            account_mode,
+            justification,
+            role,
+            choose_account_later=True,
+        )
         for person in people
     ]
 
 
-def update_cart_line(
-    user: User, line_id: str, account_mode: str, justification: str | None
-) -> CartItem:
-    """Change a cart line's account mode (create, update or remove) and justification."""
+def default_account_mode(person: User, app: Application) -> str:
+    """What the add-to-cart form proposes: an update when the person holds an account there."""
+    return "update" if accounts.active_accounts(person.id, app.id) else "create"
+
+
+def cart_line_accounts(lines: Sequence[CartItem]) -> dict[str, Sequence[Account]]:
+    """{line id: the accounts its person holds in its app}, for the lines holding several (the
+    cart asks which one an update or a removal acts on)."""
+    found = {}
+    for line in lines:
+        held = accounts.active_accounts(line.beneficiary_id, line.application_id)
+        if len(held) > 1:
+            found[line.id] = held
+    return found
+
+
+@dataclass
+class LineEdit:
+    """What the cart form says of one line."""
+
+    account_mode: str
+    justification: str | None = None
+    role: str | None = None
+    account_id: str | None = None
+
+
+def update_cart_line(user: User, line_id: str, edit: LineEdit) -> CartItem:
+    """Change a cart line's account mode (create, update or remove), role, account and
+    justification, under the rules `cart.add_to_cart` applies."""
     line = db.session.get(CartItem, line_id)
     if line is None or line.owner_id != user.id:
         raise NotFound("no such cart item")
-    if account_mode not in ACCOUNT_MODES:
+    mode = edit.account_mode
+    if mode not in ACCOUNT_MODES:
         raise Invalid(
             f"account_mode must be one of {', '.join(ACCOUNT_MODES)}", field="account_mode"
         )
-    if account_mode == "remove":
-        accounts.guard_removable(line.beneficiary, line.application)
-    line.account_mode = account_mode
-    line.justification = (justification or "").strip() or None
+    app, person = line.application, line.beneficiary
+    # The account select may still say something after the mode went back to create.
+    account_id = None if mode == "create" else (edit.account_id or "").strip() or None
+    held = accounts.active_accounts(person.id, app.id)
+    chosen = cart.check_account(person, app, mode, held, account_id, required=False)
+    role = (edit.role or "").strip() or None
+    if mode == "remove":
+        cart.guard_not_from_group(person, app)
+        role = None
+    else:
+        cart.guard_role(app, role)
+    line.account_mode = mode
+    line.role = role
+    line.account_id = chosen.id if chosen else None
+    line.justification = (edit.justification or "").strip() or None
     return line
 
 
-def update_cart(user: User, edits: dict[str, tuple[str, str | None]]) -> list[CartItem]:
-    """Apply {line id: (account mode, justification)} to the lines still in the cart (a line
-    submitted or removed meanwhile is skipped); an error names its line in `extra["line"]`."""
+def update_cart(user: User, edits: dict[str, LineEdit]) -> list[CartItem]:
+    """Apply {line id: its edit} to the lines still in the cart (a line submitted or removed
+    meanwhile is skipped); an error names its line in `extra["line"]`."""
     changed = []
     for line in cart.list_cart(user):
         if line.id not in edits:
             continue
         try:
-            changed.append(update_cart_line(user, line.id, *edits[line.id]))
+            changed.append(update_cart_line(user, line.id, edits[line.id]))
         except DomainError as err:
             err.extra.setdefault("line", line.id)
             raise

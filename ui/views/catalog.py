@@ -6,7 +6,10 @@ from flask import flash, g, redirect, render_template, request, url_for
 
 from engine.requests.cart import list_cart, open_items_in_cart, remove_from_cart, submit_cart
 from engine.requests.catalog import (
+    LineEdit,
     add_for_beneficiaries,
+    cart_line_accounts,
+    default_account_mode,
     get_application,
     list_people,
     search_applications,
@@ -24,25 +27,37 @@ def catalog_page(**_):
 
 
 def request_form_page(key, **_):
-    return render_template("request_form.html", app=get_application(key), people=list_people())
+    app = get_application(key)
+    return render_template(
+        "request_form.html",
+        app=app,
+        people=list_people(),
+        # For the requester, checked by default; for colleagues the server refuses a "create"
+        # the app does not allow (they hold an account already), with the message to update.
+        default_mode=default_account_mode(g.user, app),
+    )
 
 
 def cart_page(**_):
+    lines = list_cart(g.user)
     return render_template(
         "cart.html",
-        lines=list_cart(g.user),
+        lines=lines,
+        line_accounts=cart_line_accounts(lines),
         blocked=open_items_in_cart(g.user),
         idempotency_key=str(uuid.uuid4()),
     )
 
 
-def _cart_edits(skip: str | None = None) -> dict[str, tuple[str, str | None]]:
+def _cart_edits(skip: str | None = None) -> dict[str, LineEdit]:
     """The cart form's fields for each of its lines (but `skip`), so that whichever of its
     buttons is pressed, nothing typed into the cart is dropped."""
     return {
-        line_id: (
-            request.form.get(f"account_mode-{line_id}", ""),
-            request.form.get(f"justification-{line_id}"),
+        line_id: LineEdit(
+            account_mode=request.form.get(f"account_mode-{line_id}", ""),
+            justification=request.form.get(f"justification-{line_id}"),
+            role=request.form.get(f"role-{line_id}"),
+            account_id=request.form.get(f"account_id-{line_id}"),
         )
         for line_id in request.form.getlist("line")
         if line_id != skip
@@ -72,10 +87,11 @@ def add_to_cart(key):
             request.form.getlist("beneficiary"),
             request.form.get("account_mode", "create"),
             request.form.get("justification"),
+            request.form.get("role"),
         )
     who = ", ".join(line.beneficiary.display_name or line.beneficiary.username for line in lines)
     flash(f"{lines[0].application.name} for {who} added to your cart.", "success")
-    if _warn_about_open_requests(lines):
+    if _warn_about_open_requests(lines) or _ask_which_account(lines):
         return redirect(url_for("ui.cart"), code=303)
     return redirect(url_for("ui.catalog"), code=303)
 
@@ -91,6 +107,21 @@ def _warn_about_open_requests(lines) -> bool:
     flash(
         f"{', '.join(taken)} already {has} an open request for {lines[0].application.name}: "
         "remove that line from your cart before you submit.",
+        "warning",
+    )
+    return True
+
+
+def _ask_which_account(lines) -> bool:
+    """Lines whose person holds several accounts wait in the cart for the account to be
+    chosen: True when there is one, and the cart, where it is chosen, should be shown."""
+    several = cart_line_accounts([line for line in lines if line.account_mode != "create"])
+    taken = [person(line.beneficiary) for line in lines if line.id in several]
+    if not taken:
+        return False
+    flash(
+        f"{', '.join(taken)} {'holds' if len(taken) == 1 else 'hold'} several accounts in "
+        f"{lines[0].application.name}: choose which one in your cart before you submit.",
         "warning",
     )
     return True

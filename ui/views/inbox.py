@@ -3,7 +3,7 @@
 from flask import flash, g, redirect, render_template, request, url_for
 
 from engine.errors import DomainError
-from engine.provisioning.accounts import active_accounts
+from engine.provisioning.accounts import accounts_to_remove, named_account
 from engine.requests.listing import inbox_page as tasks_page
 from engine.requests.tracking import names_for, open_incident, provisioning_attempts
 from engine.tasks.actions import claim_task, complete_task, get_task, release_task
@@ -92,7 +92,8 @@ def task_page(task_id, **_):
         candidate_group=groups.get(task.candidate_group_id),
         claimer=users.get(task.claimed_by_id),
         # The accounts an update or a removal acts on, by the id the target knows them by.
-        accounts=active_accounts(item.beneficiary_id, item.application_id),
+        # The one the requester chose when the person holds several, ended or not.
+        accounts=accounts_to_remove(item) or [a for a in [named_account(item)] if a],
         incident=open_incident(item) if failed else None,
         attempts=provisioning_attempts(item) if failed else [],
     )
