@@ -113,7 +113,7 @@ def test_admin_lists_filters_and_exports_people(api):  # noqa: F811
     assert [u["username"] for u in found] == ["bob"]
     fulfillers = root.get("/api/v1/admin/users?group=it-fulfillers").get_json()["items"]
     assert [u["username"] for u in fulfillers] == ["fiona", "fred"]
-    assert root.get("/api/v1/admin/users?active=false").get_json() == {"items": []}
+    assert root.get("/api/v1/admin/users?active=false").get_json() == {"items": [], "next": None}
 
     exported = root.get("/api/v1/admin/users?format=csv&group=it-fulfillers")
     assert exported.status_code == 200 and exported.mimetype == "text/csv"
@@ -123,6 +123,28 @@ def test_admin_lists_filters_and_exports_people(api):  # noqa: F811
         ("fred", "mark", "it-fulfillers"),
     ]
     assert root.get("/api/v1/admin/users?format=xml").status_code == 422
+
+
+def test_the_people_list_is_read_page_by_page_and_the_csv_has_everyone(api):  # noqa: F811
+    root = api["root"]
+    everyone = [
+        u["username"] for u in root.get("/api/v1/admin/users?limit=200").get_json()["items"]
+    ]
+    assert everyone == sorted(everyone) and len(everyone) > 3
+    seen, cursor = [], None
+    while True:
+        path = "/api/v1/admin/users?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        page = root.get(path).get_json()
+        assert len(page["items"]) <= 2
+        seen += [u["username"] for u in page["items"]]
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert seen == everyone
+    exported = root.get("/api/v1/admin/users?format=csv&limit=1")
+    assert len(exported.get_data(as_text=True).splitlines()) == len(everyone) + 1
+    assert root.get("/api/v1/admin/users?cursor=nonsense").status_code == 422
+    assert root.get("/api/v1/admin/users?limit=0").status_code == 422
 
 
 def test_admin_creates_a_person_and_a_duplicate_is_409(api):  # noqa: F811

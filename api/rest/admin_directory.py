@@ -17,9 +17,11 @@ from api.schemas import (
     Computed,
     ComputedList,
     ItemSchema,
+    PageQuery,
     TaskSchema,
     Text,
     UtcDateTime,
+    page_of,
     through,
 )
 from engine import settings
@@ -128,11 +130,10 @@ class UserDetailSchema(UserSchema):
         return _Overview(data) if isinstance(data, dict) else data
 
 
-class UserList(Schema):
-    items = fields.List(fields.Nested(UserSchema))
+UserPage = page_of(UserSchema)
 
 
-class UsersQuery(Schema):
+class UsersQuery(PageQuery):
     q = Text(validate=validate.Length(1, 200), metadata={"description": "part of a name/e-mail"})
     active = fields.Boolean()
     group = Text(validate=validate.Length(1, 150))
@@ -335,14 +336,16 @@ class SettingsSchema(Schema):
 
 @blp.route("/users")
 @blp.arguments(UsersQuery, location="query", as_kwargs=True)
-@blp.response(200, UserList)
+@blp.response(200, UserPage)
 @blp.alt_response(200, content_type="text/csv", description="with format=csv")
-def list_users(format, **filters):
-    """People by username; filter by `q`, `active`, `group`, `department`; `format=csv`."""
-    rows = overview.list_users(current_user(), **filters)
+def list_users(format, limit, cursor=None, **filters):
+    """People by username, page by page (`limit`, `cursor`: the previous page's `next`); filter
+    by `q`, `active`, `group`, `department`. `format=csv` exports every match (no paging)."""
+    wanted = overview.PeopleFilter(**filters)
     if format == "csv":
-        return _csv(UserSchema(many=True).dump(rows), USER_COLUMNS, "users.csv")
-    return {"items": rows}
+        rows = UserSchema(many=True).dump(list(overview.each_person(current_user(), wanted)))
+        return _csv(rows, USER_COLUMNS, "users.csv")
+    return overview.search_people(current_user(), wanted, limit=limit, cursor=cursor)
 
 
 @blp.route("/users", methods=["POST"])

@@ -47,7 +47,7 @@ def group_applications(group: Group) -> list[GroupApplication]:
 def add_member(actor: User | None, group_name: str, username: str, reason=None) -> bool:
     """Put a person in a group (a joiner); False when they were in it already."""
     group = group_by_name(group_name, lock=True)
-    person = user_by_username(username, field="username")
+    person = _joiner(username)
     if person.id in member_ids(group):
         return False
     db.session.execute(insert(group_members).values(group_id=group.id, user_id=person.id))
@@ -62,6 +62,14 @@ def add_member(actor: User | None, group_name: str, username: str, reason=None) 
         user=username,
     )
     return True
+
+
+def _joiner(username: str) -> User:
+    """The person joining: a deactivated one is refused by name, so the admin knows why."""
+    person = db.session.scalar(select(User).where(User.username == username))
+    if person is not None and not person.active:
+        raise Invalid(f"{username} is deactivated: reactivate them first", field="username")
+    return user_by_username(username, field="username")
 
 
 def remove_member(actor: User | None, group_name: str, username: str, reason=None) -> bool:

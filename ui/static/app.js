@@ -55,6 +55,23 @@
     });
   });
 
+  // A role select that follows an application select: only the chosen application's roles
+  // are offered (data-roles-of names the application select; each role option carries
+  // data-application). Without JavaScript every role shows, labelled with its application.
+  document.querySelectorAll("select[data-roles-of]").forEach(function (roles) {
+    var apps = document.getElementById(roles.getAttribute("data-roles-of"));
+    if (!apps) return;
+    function follow() {
+      Array.prototype.forEach.call(roles.options, function (option) {
+        var owner = option.getAttribute("data-application");
+        option.hidden = option.disabled = owner !== null && owner !== apps.value;
+      });
+      if (roles.selectedOptions.length && roles.selectedOptions[0].disabled) roles.value = "";
+    }
+    apps.addEventListener("change", follow);
+    follow();
+  });
+
   // "Go back" on error pages.
   document.querySelectorAll("[data-back]").forEach(function (button) {
     if (window.history.length < 2) return;

@@ -4,16 +4,30 @@ the audit log."""
 from flask import flash, g, redirect, render_template, request, url_for
 
 from engine import settings as product_settings
-from engine.access import admin_pages, holdings
+from engine.access import holdings, overview
 from engine.access.grants import assign_users, unassign
 from engine.audit.search import audit_event_names, search_audit
-from engine.directory.admin import update_application
+from engine.directory.admin import create_application, update_application
 from engine.directory.authentication import require_admin
 from engine.errors import Invalid
+from engine.models.directory import ADMINS_GROUP
 from engine.provisioning.admin import check_connection, get_application, list_applications
 from engine.unit_of_work import unit_of_work
 from ui.blueprint import bp, login_required
+from ui.directory_forms import (
+    MATCHING_ATTRIBUTES,
+    RETRY_SETTINGS,
+    RETRY_WORDS,
+    application_fields,
+    connector_fields,
+)
 from ui.errors import form_page
+
+KINDS = (
+    ("disconnected", "Disconnected: fulfillers create accounts by hand"),
+    ("connected", "Connected: a connector creates accounts"),
+    ("sso", "SSO only: the assignment is the access, no account"),
+)
 
 
 @bp.route("/admin")
@@ -46,6 +60,18 @@ def connection_facts(result: dict) -> list[tuple[str, object]]:
     return known + others
 
 
+def _choices() -> dict:
+    """What the application forms offer: kinds, groups, workflows, connector choices."""
+    return {
+        "kinds": KINDS,
+        "group_names": [row["group"].name for row in overview.list_groups(g.user)],
+        "workflows": overview.workflows(g.user),
+        "matching_attributes": MATCHING_ATTRIBUTES,
+        "retry_settings": [(name, RETRY_WORDS[name]) for name in RETRY_SETTINGS],
+        "admins_group": ADMINS_GROUP,
+    }
+
+
 def application_page(key, result=None, **_):
     app = get_application(g.user, key)
     return render_template(
@@ -56,8 +82,60 @@ def application_page(key, result=None, **_):
         roles_text="\n".join(f"{k}: {n}" for k, n in app.role_names.items()),
         assignments=holdings.assignments_of(app),
         accounts=holdings.accounts_of(app),
-        everyone=admin_pages.search_people(g.user, active="yes"),
+        everyone=overview.people_to_pick(g.user),
+        **_choices(),
     )
+
+
+def new_application_page(**_):
+    require_admin(g.user, "create applications")
+    return render_template("admin/application_new.html", settings=None, **_choices())
+
+
+@bp.route("/admin/applications/new")
+@login_required
+def admin_new_application():
+    return new_application_page()
+
+
+@bp.route("/admin/applications", methods=["POST"])
+@login_required
+@form_page(new_application_page)
+def admin_create_application():
+    require_admin(g.user, "create applications")
+    data = application_fields(request.form, creating=True)
+    if data.get("kind") == "connected":
+        data["connector"] = connector_fields(request.form, None)
+    with unit_of_work():
+        app = create_application(g.user, data)
+        key, name = app.key, app.name
+    flash(f"Application {name} created.", "success")
+    return _back(key)
+
+
+@bp.route("/admin/applications/<key>/main", methods=["POST"])
+@login_required
+@form_page(application_page)
+def admin_application_main(key):
+    require_admin(g.user, "edit applications")
+    data = application_fields(request.form, creating=False)
+    with unit_of_work():
+        update_application(g.user, key, data)
+    flash("Main settings saved.", "success")
+    return _back(key)
+
+
+@bp.route("/admin/applications/<key>/connector", methods=["POST"])
+@login_required
+@form_page(application_page)
+def admin_application_connector(key):
+    require_admin(g.user, "edit applications")
+    with unit_of_work():
+        app = get_application(g.user, key)
+        settings = connector_fields(request.form, app.public_connector_settings())
+        update_application(g.user, key, {"connector": settings})
+    flash("Connector settings saved; the token is kept unless a new one was typed.", "success")
+    return _back(key)
 
 
 @bp.route("/admin/applications/<key>")

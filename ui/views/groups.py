@@ -2,7 +2,7 @@
 
 from flask import flash, g, redirect, render_template, request, url_for
 
-from engine.access import admin_pages, groups
+from engine.access import groups, overview
 from engine.directory.admin import create_group
 from engine.directory.authentication import require_admin
 from engine.provisioning.admin import list_applications
@@ -12,7 +12,7 @@ from ui.errors import form_page
 
 
 def groups_page(**_):
-    return render_template("admin/groups.html", groups=admin_pages.list_groups(g.user))
+    return render_template("admin/groups.html", groups=overview.list_groups(g.user))
 
 
 @bp.route("/admin/groups")
@@ -32,17 +32,15 @@ def admin_create_group():
 
 
 def group_page(name, **_):
-    require_admin(g.user, "see groups")
-    group = groups.group_by_name(name)
+    seen = overview.group_overview(g.user, name)
     return render_template(
         "admin/group.html",
-        group=group,
-        members=sorted(group.members, key=lambda user: user.username),
-        grants=groups.group_applications(group),
-        held=groups.holdings(group),
-        changes=admin_pages.latest_changes(group),
+        group=seen["group"],
+        members=seen["members"],
+        grants=seen["applications"],
+        changes=seen["changes"],
         applications=list_applications(g.user),
-        everyone=admin_pages.search_people(g.user, active="yes"),
+        everyone=overview.people_to_pick(g.user),
     )
 
 

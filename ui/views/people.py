@@ -6,15 +6,17 @@ import io
 
 from flask import Response, flash, g, redirect, render_template, request, url_for
 
-from engine.access import admin_pages, groups, holdings, people
-from engine.access.admin_pages import departments
+from engine.access import groups, holdings, overview, people
+from engine.directory.admin import create_user, update_user
 from engine.directory.authentication import require_admin
 from engine.requests.catalog import add_for_beneficiaries
 from engine.unit_of_work import unit_of_work
 from ui.blueprint import bp, login_required
+from ui.directory_forms import person_fields
 from ui.errors import form_page
 
 PEOPLE_FILTERS = ("name", "active", "group", "department")
+PEOPLE_PER_PAGE = 50
 
 
 def my_access_page(**_):
@@ -43,16 +45,34 @@ def _people_filters() -> dict:
     return {name: request.args.get(name, "").strip() for name in PEOPLE_FILTERS}
 
 
+def _wanted(filters: dict) -> overview.PeopleFilter:
+    """The page's filters (`active` is yes, no or empty) as the search's."""
+    active = {"yes": True, "no": False}.get(filters["active"])
+    return overview.PeopleFilter(
+        q=filters["name"] or None,
+        active=active,
+        group=filters["group"] or None,
+        department=filters["department"] or None,
+    )
+
+
 @bp.route("/admin/people")
 @login_required
 def admin_people():
     filters = _people_filters()
+    wanted = _wanted(filters)
+    page = overview.search_people(
+        g.user, wanted, limit=PEOPLE_PER_PAGE, cursor=request.args.get("cursor") or None
+    )
     return render_template(
         "admin/people.html",
-        people=admin_pages.search_people(g.user, **filters),
+        people=page.rows,
+        next_cursor=page.next,
+        first_page=not request.args.get("cursor"),
+        total=overview.count_people(g.user, wanted),
         filters=filters,
-        groups=[group for group, _ in admin_pages.list_groups(g.user)],
-        departments=departments(),
+        groups=[row["group"] for row in overview.list_groups(g.user)],
+        departments=overview.departments(g.user),
     )
 
 
@@ -62,7 +82,7 @@ def admin_people_csv():
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["username", "display_name", "email", "department", "manager", "active"])
-    for user in admin_pages.search_people(g.user, **_people_filters()):
+    for user in overview.each_person(g.user, _wanted(_people_filters())):
         manager = user.manager.username if user.manager else ""
         row = [user.username, user.display_name, user.email, user.department, manager]
         writer.writerow([_csv_safe(v) for v in row] + ["yes" if user.active else "no"])
@@ -73,6 +93,30 @@ def admin_people_csv():
     )
 
 
+def new_person_page(**_):
+    require_admin(g.user, "create people")
+    return render_template("admin/person_new.html", everyone=overview.people_to_pick(g.user))
+
+
+@bp.route("/admin/people/new")
+@login_required
+def admin_new_person():
+    return new_person_page()
+
+
+@bp.route("/admin/people", methods=["POST"])
+@login_required
+@form_page(new_person_page)
+def admin_create_person():
+    require_admin(g.user, "create people")
+    data = person_fields(request.form, creating=True)
+    with unit_of_work():
+        user = create_user(g.user, data)
+        username = user.username
+    flash(f"{username} added to the directory.", "success")
+    return _back(username)
+
+
 def _csv_safe(value) -> str:
     """No cell a spreadsheet would run as a formula."""
     text = "" if value is None else str(value)
@@ -80,17 +124,17 @@ def _csv_safe(value) -> str:
 
 
 def person_page(username, **_):
-    require_admin(g.user, "see people")
-    user = people.person(username)
+    seen = overview.person_overview(g.user, username)
+    user = seen["user"]
     return render_template(
         "admin/person.html",
         person=user,
-        access=holdings.access_of(user),
-        items=admin_pages.open_items_for(g.user, user),
-        tasks=admin_pages.open_tasks_of(g.user, user),
-        history=admin_pages.history_of(g.user, user),
-        all_groups=[group for group, _ in admin_pages.list_groups(g.user)],
-        everyone=admin_pages.search_people(g.user, active="yes"),
+        access=seen["access"],
+        items=seen["open_items"],
+        tasks=seen["open_tasks"],
+        history=overview.history(g.user, user),
+        all_groups=[row["group"] for row in overview.list_groups(g.user)],
+        everyone=overview.people_to_pick(g.user),
     )
 
 
@@ -102,6 +146,19 @@ def admin_person(username):
 
 def _back(username):
     return redirect(url_for("ui.admin_person", username=username), code=303)
+
+
+@bp.route("/admin/people/<username>/details", methods=["POST"])
+@login_required
+@form_page(person_page)
+def admin_edit_person(username):
+    require_admin(g.user, "edit people")
+    data = person_fields(request.form, creating=False)
+    with unit_of_work():
+        update_user(g.user, username, data)
+    changed = "Details saved" + (" and the password reset" if data.get("password") else "")
+    flash(f"{changed}.", "success")
+    return _back(username)
 
 
 @bp.route("/admin/people/<username>/manager", methods=["POST"])
