@@ -58,7 +58,7 @@ def set_scene(server) -> dict:
                 )
         with unit_of_work():
             cart.add_to_cart(bob, "erp", "bob", "update", "Purchase orders for the Lyon office")
-            cart.add_to_cart(bob, "crm", "carol", "create", "Carol joins the sales team")
+            cart.add_to_cart(bob, "portal", "carol", "create", "Carol meets the partners")
             cart.submit_cart(bob)
             cart.add_to_cart(carol, "erp", "carol", "create", "Month-end closing")
             cart.submit_cart(carol)
