@@ -30,6 +30,7 @@ from engine.directory.lookup import user_by_username  # noqa: E402
 from engine.models import HumanTask  # noqa: E402
 from engine.requests import cart  # noqa: E402
 from engine.tasks import actions  # noqa: E402
+from engine.unit_of_work import unit_of_work  # noqa: E402
 from engine.workflow import runtime  # noqa: E402
 from engine.workflow.bpmn import parse_bpmn  # noqa: E402
 from tests.conftest import DIRECTORY  # noqa: E402
@@ -62,7 +63,7 @@ def bare_seconds(n: int) -> float:
 
 def prepared_app(url: str):
     app = fresh_app(url)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         deploy_shipped_workflows()
         import_directory(DIRECTORY)
     lifecycle(app)  # warm caches and the connection pool
@@ -77,8 +78,9 @@ def persisted_seconds(app, n: int) -> float:
 
 
 def as_request(app, username, action):
-    """One call the way a web request makes it: its own session, the caller looked up first."""
-    with app.app_context():
+    """One call the way a web request makes it: its own session and unit of work (one commit),
+    the caller looked up first."""
+    with app.app_context(), unit_of_work():
         return action(user_by_username(username))
 
 
