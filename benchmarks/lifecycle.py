@@ -22,12 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import DATABASES, Counter, database_url, fresh_app, spread  # noqa: E402
 from sqlalchemy import select  # noqa: E402
+from sqlalchemy.orm import joinedload  # noqa: E402
 
 from api.app import deploy_shipped_workflows  # noqa: E402
 from engine.db import db  # noqa: E402
 from engine.directory.importer import import_directory  # noqa: E402
-from engine.directory.lookup import user_by_username  # noqa: E402
-from engine.models import HumanTask  # noqa: E402
+from engine.models import HumanTask, User  # noqa: E402
 from engine.requests import cart  # noqa: E402
 from engine.tasks import actions  # noqa: E402
 from engine.unit_of_work import unit_of_work  # noqa: E402
@@ -78,10 +78,20 @@ def persisted_seconds(app, n: int) -> float:
 
 
 def as_request(app, username, action):
-    """One call the way a web request makes it: its own session and unit of work (one commit),
-    the caller looked up first."""
+    """One call the way an API request makes it: its own session and unit of work (one commit),
+    the caller looked up first with their groups in one query (as `user_for_token` does)."""
     with app.app_context(), unit_of_work():
-        return action(user_by_username(username))
+        return action(caller(username))
+
+
+def caller(username: str) -> User:
+    return (
+        db.session.scalars(
+            select(User).where(User.username == username).options(joinedload(User.groups))
+        )
+        .unique()
+        .one()
+    )
 
 
 def lifecycle(app) -> None:

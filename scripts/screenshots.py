@@ -37,8 +37,8 @@ def set_scene(server) -> dict:
     """Requests in several states; returns the ids the pages are found by."""
     from api.worker import Worker
     from engine.db import db
-    from engine.models import Account
     from engine.directory.lookup import application_by_key, user_by_username
+    from engine.models import Account
     from engine.requests import cart
     from engine.tasks import actions
     from engine.unit_of_work import unit_of_work
