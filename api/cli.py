@@ -175,6 +175,9 @@ def worker(worker_id, once, interval, threads, lease_seconds, batch, http_concur
     if once:
         click.echo(f"{runner.run_until_idle()} jobs run")
     else:
+        from api.app import freeze_startup_objects
+
+        freeze_startup_objects()
         runner.serve(interval)
 
 

@@ -17,7 +17,15 @@ def default_database_url() -> str:
 
 class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or default_database_url()
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # No ping per checkout (a round trip per request on PostgreSQL): a pooled connection older
+    # than ACCESSFLOW_POOL_RECYCLE seconds is replaced instead, before idle timeouts of the server
+    # or a proxy can cut it; after a database restart the pool is invalidated by the first
+    # failed request. ACCESSFLOW_POOL_PRE_PING=1 restores the ping (e.g. behind a proxy that
+    # drops idle connections sooner).
+    SQLALCHEMY_ENGINE_OPTIONS = {
+        "pool_pre_ping": os.environ.get("ACCESSFLOW_POOL_PRE_PING", "0") == "1",
+        "pool_recycle": int(os.environ.get("ACCESSFLOW_POOL_RECYCLE", "300")),
+    }
     SECRET_KEY = os.environ.get("ACCESSFLOW_SECRET_KEY")
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -13,9 +13,11 @@ class AccessflowServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        from api.app import create_app
+        from api.app import create_app, freeze_startup_objects
 
-        return create_app()
+        app = create_app()
+        freeze_startup_objects()
+        return app
 
 
 def serve_forever(host: str, port: int, workers: int) -> None:

@@ -32,6 +32,7 @@ from engine.directory.importer import import_directory  # noqa: E402
 from engine.directory.lookup import user_by_username  # noqa: E402
 from engine.models import Application, CartItem, RequestItem, User  # noqa: E402
 from engine.requests import cart  # noqa: E402
+from engine.unit_of_work import unit_of_work  # noqa: E402
 from engine.workflow import runtime  # noqa: E402
 from engine.workflow.bpmn import parse_bpmn  # noqa: E402
 from tests.conftest import DIRECTORY  # noqa: E402
@@ -71,7 +72,7 @@ def prepared_app(url: str, people: int):
         }
         for j in range(APPS)
     ]
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         deploy_shipped_workflows()
         import_directory(directory)
     return app
@@ -113,7 +114,7 @@ def close_items(app) -> None:
 def submit_seconds(app, n: int, counter: Counter | None = None) -> float:
     fill_cart(app, n)
     started = time.perf_counter()
-    with app.app_context(), counter.counting() if counter else nullcontext():
+    with app.app_context(), counter.counting() if counter else nullcontext(), unit_of_work():
         request = cart.submit_cart(user_by_username("alice"))
         assert len(request.items) == n
     elapsed = time.perf_counter() - started

@@ -2,6 +2,7 @@
 one check that refuses whoever is not an administrator."""
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from engine.db import db
 from engine.directory.passwords import check_password
@@ -20,7 +21,8 @@ def authenticate(username: str, password: str) -> User | None:
 def session_user(user_id: str | None, session_version: int | None) -> User | None:
     """The user a browser session names, while that user is active and has not signed out (or
     changed password) since the session began."""
-    user = db.session.get(User, user_id) if user_id else None
+    # The user's groups come along (every page asks is_admin for its menu): one round trip.
+    user = db.session.get(User, user_id, options=[joinedload(User.groups)]) if user_id else None
     if user is None or not user.active or user.session_version != session_version:
         return None
     return user

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.access import assignments
@@ -184,7 +185,13 @@ def submit_cart(user: User, idempotency_key: str | None = None) -> AccessRequest
 
 
 def _create_request(user: User, idempotency_key: str | None) -> AccessRequest:
-    lines = list_cart(user)
+    # The beneficiaries' managers come along: the first approval lane names them.
+    lines = db.session.scalars(
+        select(CartItem)
+        .where(CartItem.owner_id == user.id)
+        .order_by(CartItem.created_at, CartItem.id)
+        .options(joinedload(CartItem.beneficiary).joinedload(User.manager))
+    ).all()
     if not lines:
         raise Invalid("the cart is empty")
     # An empty, loaded collection: the items join it as they are made, with no reload later.
@@ -353,7 +360,11 @@ def submit_cart_once(user: User, idempotency_key: str | None = None) -> tuple[Ac
         if earlier is not None:
             return earlier, True
     try:
-        # Written now, in a savepoint: nothing of a refused submit stays in the caller's unit.
+        if not idempotency_key:
+            # Nothing to replay: a refused submit raises, and the caller's unit rolls it back.
+            return _create_request(user, idempotency_key), False
+        # Written now, in a savepoint, so that a lost race with a concurrent submit of the same
+        # key can be undone alone and the winner's request replayed in the caller's unit.
         with savepoint():
             return _create_request(user, idempotency_key), False
     except (Conflict, Invalid, IntegrityError, StaleDataError) as err:

@@ -3,13 +3,14 @@
 from collections.abc import Sequence
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.audit import trail
 from engine.db import db, utcnow
 from engine.errors import Conflict, Invalid, NotAllowed, NotFound, WorkflowFault
-from engine.models import HumanTask, ProcessInstance, User
+from engine.models import HumanTask, User
 from engine.provisioning import accounts
 from engine.tasks.candidates import is_candidate
 from engine.workflow import faults, instances, runtime
@@ -50,7 +51,10 @@ def list_inbox(user: User, scope: str = "all") -> Sequence[HumanTask]:
 
 def get_task(user: User, task_id: str) -> HumanTask:
     """A task the user may see: candidates, the claimer, admins, and the item's own people."""
-    task = db.session.get(HumanTask, task_id)
+    return _visible(user, db.session.get(HumanTask, task_id))
+
+
+def _visible(user: User, task: HumanTask | None) -> HumanTask:
     if task is None:
         raise NotFound("no such task")
     involved = user.id in (task.requester_id, task.beneficiary_id, task.claimed_by_id)
@@ -105,9 +109,37 @@ def release_task(user: User, task_id: str) -> HumanTask:
     return task
 
 
+def _task_to_decide(user: User, task_id: str) -> tuple[HumanTask, list[HumanTask]]:
+    """The task with its instance, and the instance's open tasks, in one query: all that
+    deciding it reads (its item, application and people come joined with each task row)."""
+    instance_id = select(HumanTask.instance_id).where(HumanTask.id == task_id).scalar_subquery()
+    rows = (
+        db.session.scalars(
+            select(HumanTask)
+            .where(
+                or_(
+                    HumanTask.id == task_id,
+                    and_(HumanTask.instance_id == instance_id, HumanTask.status == "open"),
+                )
+            )
+            .options(joinedload(HumanTask.instance))
+        )
+        .unique()
+        .all()
+    )
+    task = next((row for row in rows if row.id == task_id), None)
+    return _visible(user, task), [row for row in rows if row.status == "open"]
+
+
 def complete_task(user, task_id, decision, comment=None, account_id=None) -> HumanTask:
     """Decide the task (claiming it if unclaimed) and advance the item's workflow."""
-    task = get_task(user, task_id)
+    # The events of one decision are written as one INSERT of many rows.
+    with trail.batched():
+        return _complete_task(user, task_id, decision, comment, account_id)
+
+
+def _complete_task(user, task_id, decision, comment, account_id) -> HumanTask:
+    task, open_tasks = _task_to_decide(user, task_id)
     _guard_actionable(user, task)
     if task.claimed_by_id not in (None, user.id):
         raise Conflict("the task is claimed by someone else")
@@ -125,7 +157,7 @@ def complete_task(user, task_id, decision, comment=None, account_id=None) -> Hum
         )
     if len((account_id or "").strip()) > 255:  # the column's width: a longer id cannot be stored
         raise Invalid("account_id must be at most 255 characters", field="account_id")
-    instance = db.session.get(ProcessInstance, task.instance_id)
+    instance = task.instance
     workflow = runtime.load_workflow(instance)
     spiff = runtime.spiff_task(workflow, task.spiff_task_id)
     if spiff is None or spiff.state != TaskState.READY:
@@ -154,7 +186,7 @@ def complete_task(user, task_id, decision, comment=None, account_id=None) -> Hum
         trail.record(event, user.id, item=item, task_id=task.id, comment=comment, decision=decision)
     instances.save(instance, workflow)
     if fault is None:
-        fault = instances.sync_or_fault(instance, workflow)
+        fault = instances.sync_or_fault(instance, workflow, open_tasks)
     if fault is not None:
         faults.record_workflow_fault(instance, fault.detail)
     return task

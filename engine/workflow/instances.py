@@ -91,11 +91,11 @@ def sync(instance, workflow, open_tasks=None, open_jobs=None) -> None:
         _sync(instance, workflow, open_tasks, open_jobs)
 
 
-def sync_or_fault(instance, workflow) -> WorkflowFault | None:
+def sync_or_fault(instance, workflow, open_tasks=None) -> WorkflowFault | None:
     """sync(), returning the fault of a workflow whose waits cannot be mirrored (a service
     parameter that fails) rather than raising it."""
     try:
-        sync(instance, workflow)
+        sync(instance, workflow, open_tasks)
     except WorkflowFault as err:
         return err
     return None
@@ -104,13 +104,14 @@ def sync_or_fault(instance, workflow) -> WorkflowFault | None:
 def _sync(instance, workflow, open_tasks, open_jobs) -> None:
     item = instance.item
     if open_tasks is None:
-        rows = db.session.scalars(
+        open_tasks = db.session.scalars(
             select(HumanTask)
             .where(HumanTask.instance_id == instance.id, HumanTask.status == "open")
             .options(lazyload(HumanTask.item))  # the item is already in the session
         ).all()
-        # Unflushed, a task this operation just completed still reads "open" in the database.
-        open_tasks = [row for row in rows if row.status == "open"]
+    # Unflushed (or read before this operation decided one), a task this operation completed
+    # still reads "open" in the database.
+    open_tasks = [row for row in open_tasks if row.status == "open"]
     human, waiting = runtime.waits(workflow)
     ready = {str(t.id): t for t in human}
     for row in open_tasks:
