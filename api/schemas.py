@@ -195,11 +195,16 @@ class HistoryEventSchema(Schema):
 
 class ItemSchema(Schema):
     id = fields.String()
-    request = fields.String(attribute="request_id")
+    # None for an item no cart asked for (a group grant, an admin's assignment, a leaver).
+    request = fields.String(attribute="request_id", allow_none=True)
     application = fields.String(attribute="application.key")
     beneficiary = fields.String(attribute="beneficiary.username")
     requester = fields.String(attribute="requester.username")
     account_mode = fields.String()
+    origin = fields.String(
+        metadata={"description": "cart, group, admin, leaver, ...: where it came from"}
+    )
+    kind = fields.String(metadata={"description": "grant, update or remove"})
     role = fields.String(allow_none=True)
     justification = fields.String(allow_none=True)
     status = fields.String(metadata={"enum": list(STATUSES)})

@@ -96,7 +96,8 @@ def test_cli_deploy_is_active_at_once(run, tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'cli.db'}")
     with engine.connect() as connection:
         versions = connection.exec_driver_sql(
-            "SELECT version, status, reviewed_by_id FROM workflow_versions ORDER BY version"
+            "SELECT version, status, reviewed_by_id FROM workflow_versions "
+            "WHERE key = 'access_request' ORDER BY version"
         ).all()
         audit = connection.exec_driver_sql(
             "SELECT event, actor_id FROM audit_events WHERE event LIKE 'workflow%'"
