@@ -98,6 +98,14 @@ class TasksQuery(PageQuery):
         validate=validate.OneOf(INBOX_SCOPES),
         metadata={"description": "all; claimable (unclaimed or mine); mine (claimed by me)"},
     )
+    status = fields.String(
+        load_default="open",
+        validate=validate.OneOf(("open", "completed")),
+        metadata={
+            "description": "open: the inbox (by scope); completed: the tasks the caller "
+            "decided, newest first (scope does not apply)"
+        },
+    )
 
 
 class CartLineIn(Schema):
@@ -145,6 +153,15 @@ class CompleteIn(Schema):
         validate=validate.Length(max=255),
         metadata={"description": "the account created; required to approve a fulfillment task"},
     )
+
+
+class ReassignIn(Schema):
+    to = Text(
+        required=True,
+        validate=validate.Length(1, 150),
+        metadata={"description": "the username of the person who gets the task"},
+    )
+    comment = Text(allow_none=True, validate=validate.Length(max=4000))
 
 
 # ---- what the API answers
@@ -258,6 +275,13 @@ class TaskSchema(Schema):
     claimed_at = UtcDateTime(allow_none=True)
     created_at = UtcDateTime()
     due_at = UtcDateTime(allow_none=True)
+    assigned_to = Computed(
+        lambda task: username_of(task.candidate_user_id),
+        metadata={"description": "the person the task waits on by name, if any"},
+    )
+    decision = fields.String(allow_none=True)
+    completed_by = Computed(lambda task: username_of(task.completed_by_id))
+    completed_at = UtcDateTime(allow_none=True)
 
 
 class AccountHeldSchema(Schema):

@@ -58,3 +58,33 @@ def test_an_empty_tab_shows_no_count_and_no_pager(mark_signed_in):
     page = mark_signed_in.get("/inbox?tab=claimed")
     assert task_links(page) == []
     assert "tasks in this tab" not in page.text and "Next page" not in page.text
+
+
+def csrf(client, path) -> str:
+    return re.search(r'name="csrf-token" content="([^"]+)"', client.get(path).text).group(1)
+
+
+def test_a_manager_hands_a_task_on_and_finds_his_decisions_in_completed(mark_signed_in):
+    first, second = task_links(mark_signed_in.get("/inbox"))
+    path = f"/tasks/{first}"
+    assert "Hand this task to someone else" in mark_signed_in.get(path).text
+
+    refused = mark_signed_in.post(
+        f"{path}/reassign", data={"to": "bob", "csrf_token": csrf(mark_signed_in, path)}
+    )
+    assert refused.status_code == 422 and "for themselves" in refused.text
+    assert 'aria-invalid="true"' in refused.text and 'value="bob"' in refused.text
+
+    handed = mark_signed_in.post(
+        f"{path}/reassign", data={"to": "stan", "csrf_token": csrf(mark_signed_in, path)}
+    )
+    assert handed.status_code == 303
+    assert first not in task_links(mark_signed_in.get("/inbox"))
+
+    decided = mark_signed_in.post(
+        f"/tasks/{second}/complete",
+        data={"decision": "approve", "csrf_token": csrf(mark_signed_in, f"/tasks/{second}")},
+    )
+    assert decided.status_code == 303
+    done = mark_signed_in.get("/inbox?tab=completed")
+    assert task_links(done) == [second] and "approve" in done.text

@@ -2,9 +2,9 @@
 
 from api.auth import current_user
 from api.rest.resource import resource_blueprint
-from api.schemas import CompleteIn, TaskPage, TaskSchema, TasksQuery
+from api.schemas import CompleteIn, ReassignIn, TaskPage, TaskSchema, TasksQuery
 from engine.requests import listing
-from engine.tasks import actions
+from engine.tasks import actions, delegation
 from engine.unit_of_work import unit_of_work
 
 blp = resource_blueprint("tasks", "/api/v1/tasks", "Human tasks")
@@ -28,8 +28,11 @@ blp = resource_blueprint("tasks", "/api/v1/tasks", "Human tasks")
         }
     }
 )
-def list_tasks(scope, limit, cursor=None):
-    """Open tasks the caller may act on, oldest first."""
+def list_tasks(scope, status, limit, cursor=None):
+    """Open tasks the caller may act on, oldest first; or (status=completed) the tasks the
+    caller decided, newest first."""
+    if status == "completed":
+        return listing.completed_page(current_user(), limit, cursor)
     return listing.inbox_page(current_user(), scope, limit, cursor)
 
 
@@ -70,3 +73,16 @@ def complete_task(task_id, decision, comment=None, account_id=None):
     """Decide the task, claiming it when unclaimed; 409 when another holds it or it is done."""
     with unit_of_work():
         return actions.complete_task(current_user(), str(task_id), decision, comment, account_id)
+
+
+@blp.route("/<uuid:task_id>/reassign", methods=["POST"])
+@blp.arguments(ReassignIn, as_kwargs=True)
+@blp.response(200, TaskSchema)
+@blp.doc(operationId="reassignTask")
+@blp.alt_response(403, response="FORBIDDEN")
+@blp.alt_response(409, response="CONFLICT")
+def reassign_task(task_id, to, comment=None):
+    """Give the task to a named person; 403 when the caller may not, 422 when that person may
+    not decide it (the requester, the beneficiary, a decider of another stage, deactivated)."""
+    with unit_of_work():
+        return delegation.reassign_task(current_user(), str(task_id), to, comment)

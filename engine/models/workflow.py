@@ -68,6 +68,8 @@ class HumanTask(Model):
         Index("ix_human_tasks_open_group", "status", "candidate_group_id", "created_at", "id"),
         Index("ix_human_tasks_open_claimer", "status", "claimed_by_id", "created_at", "id"),
         Index("ix_human_tasks_open_created", "status", "created_at", "id"),
+        # "Completed by me", newest first.
+        Index("ix_human_tasks_completed_by", "completed_by_id", "completed_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)

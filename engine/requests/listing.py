@@ -10,7 +10,7 @@ from sqlalchemy import and_, or_, select
 
 from engine.db import db
 from engine.errors import Invalid
-from engine.models import AccessRequest, Application, RequestItem, User
+from engine.models import AccessRequest, Application, HumanTask, RequestItem, User
 from engine.models.access import STATUSES
 from engine.tasks import inbox
 
@@ -126,6 +126,15 @@ def inbox_page(user: User, scope="all", limit=DEFAULT_LIMIT, cursor=None) -> Pag
     query = inbox.page_query(user, scope, after, limit + 1)
     rows = [] if query is None else db.session.scalars(query).unique().all()
     return _page(rows, columns, limit)
+
+
+def completed_page(user: User, limit=DEFAULT_LIMIT, cursor=None) -> Page:
+    """The tasks the caller decided, newest decision first."""
+    query = select(HumanTask).where(
+        HumanTask.completed_by_id == user.id, HumanTask.status == "completed"
+    )
+    columns = [HumanTask.completed_at, HumanTask.id]
+    return paginate(query, columns, limit, cursor, descending=True)
 
 
 def inbox_count(user: User, scope="all", cap: int | None = None) -> int:

@@ -12,7 +12,8 @@ from engine.db import db, utcnow
 from engine.errors import Conflict, Invalid, NotAllowed, NotFound, WorkflowFault
 from engine.models import HumanTask, User
 from engine.provisioning import accounts
-from engine.tasks.candidates import is_candidate
+from engine.tasks import inbox
+from engine.tasks.candidates import is_candidate, may_decide
 from engine.workflow import faults, instances, runtime
 
 DECISIONS = {
@@ -24,29 +25,10 @@ DECISIONS = {
 EVENTS = {"reject": "rejected", "retry": "provisioning_retried"}
 
 
-def inbox_query(user: User, scope: str = "all"):
-    """Open tasks `user` may act on; scope: all | claimable | mine (claimed by me)."""
-    query = select(HumanTask).where(HumanTask.status == "open")
-    if scope == "mine":
-        return query.where(HumanTask.claimed_by_id == user.id)
-    # Nobody acts on their own item, admins included, so it never shows in their inbox.
-    query = query.where(HumanTask.requester_id != user.id, HumanTask.beneficiary_id != user.id)
-    if not user.is_admin:
-        group_ids = [g.id for g in user.groups]
-        query = query.where(
-            or_(HumanTask.candidate_user_id == user.id, HumanTask.candidate_group_id.in_(group_ids))
-        )
-    if scope == "claimable":
-        query = query.where(
-            or_(HumanTask.claimed_by_id.is_(None), HumanTask.claimed_by_id == user.id)
-        )
-    return query
-
-
 def list_inbox(user: User, scope: str = "all") -> Sequence[HumanTask]:
-    return db.session.scalars(
-        inbox_query(user, scope).order_by(HumanTask.created_at, HumanTask.id)
-    ).all()
+    """Every open task of the inbox view `scope` (see engine.tasks.inbox), oldest first."""
+    query = inbox.page_query(user, scope, None, None)
+    return [] if query is None else db.session.scalars(query).unique().all()
 
 
 def get_task(user: User, task_id: str) -> HumanTask:
@@ -67,8 +49,9 @@ def _visible(user: User, task: HumanTask | None) -> HumanTask:
 def _guard_actionable(user: User, task: HumanTask) -> None:
     if task.status != "open":
         raise Conflict(f"the task is already {task.status}")
-    if user.id in (task.requester_id, task.beneficiary_id):
-        raise NotAllowed("nobody may act on an item they requested or that is for themselves")
+    refusal = may_decide(user, task)
+    if refusal is not None:
+        raise NotAllowed(refusal)
     if not is_candidate(user, task):
         raise NotAllowed("you are not a candidate for this task")
 

@@ -5,7 +5,8 @@ per group, each read from an index on (status, candidate, created_at, id) in pag
 merged (UNION ALL): a page reads only the rows it shows, however many tasks are open.
 """
 
-from sqlalchemy import func, or_, select, union_all
+from sqlalchemy import exists, func, or_, select, union_all
+from sqlalchemy.orm import aliased
 
 from engine.models import HumanTask, User
 
@@ -21,8 +22,14 @@ def branches(user: User, view: str = "all") -> list:
     base = select(HumanTask.id, HumanTask.created_at).where(HumanTask.status == "open")
     if view == "mine":
         return [base.where(HumanTask.claimed_by_id == user.id)]
-    # Nobody acts on their own item, admins included, so it never shows in their inbox.
-    base = base.where(HumanTask.requester_id != user.id, HumanTask.beneficiary_id != user.id)
+    # Nobody acts on their own item, admins included, so it never shows in their inbox; nor
+    # on an approval of an item whose other approval stage they decided (one index probe per
+    # row a page reads).
+    base = base.where(
+        HumanTask.requester_id != user.id,
+        HumanTask.beneficiary_id != user.id,
+        or_(HumanTask.kind != "approval", ~_decided_another_stage(user)),
+    )
     if view == "claimable":
         base = base.where(
             or_(HumanTask.claimed_by_id.is_(None), HumanTask.claimed_by_id == user.id)
@@ -37,12 +44,22 @@ def branches(user: User, view: str = "all") -> list:
     return found
 
 
-def page_query(user: User, view: str, after, limit: int):
+def _decided_another_stage(user: User):
+    other = aliased(HumanTask)
+    return exists().where(
+        other.item_id == HumanTask.item_id,
+        other.completed_by_id == user.id,
+        other.kind == "approval",
+        other.status == "completed",
+    )
+
+
+def page_query(user: User, view: str, after, limit: int | None):
     """The tasks of one page in (created_at, id) order: each branch ordered and cut at `limit`
     on its own (after the cursor condition `after`, if any), then merged and cut again."""
     parts = [
         select(_ordered(branch, after).limit(limit).subquery()) for branch in branches(user, view)
-    ]
+    ]  # limit None: the whole view
     if not parts:
         return None
     merged = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()

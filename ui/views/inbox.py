@@ -4,9 +4,11 @@ from flask import flash, g, redirect, render_template, request, url_for
 
 from engine.errors import DomainError
 from engine.provisioning.accounts import accounts_to_remove, named_account
+from engine.requests.listing import completed_page
 from engine.requests.listing import inbox_page as tasks_page
 from engine.requests.tracking import names_for, open_incident, provisioning_attempts
 from engine.tasks.actions import claim_task, complete_task, get_task, release_task
+from engine.tasks.delegation import reassign_task
 from engine.unit_of_work import unit_of_work
 from ui.blueprint import bp, inbox_total, login_required
 from ui.errors import form_page, readable
@@ -17,6 +19,7 @@ TABS = {
     "assigned": "Assigned to me",
     "groups": "My groups",
     "claimed": "Claimed by me",
+    "completed": "Completed by me",
 }
 
 VIEWS = {"all": "all", "assigned": "assigned", "groups": "groups", "claimed": "mine"}
@@ -28,7 +31,13 @@ def inbox_page(**_):
     and how many the tab holds, counted no further than the inbox's cap."""
     tab = request.args.get("tab", "all")
     tab = tab if tab in TABS else "all"
-    page = tasks_page(g.user, VIEWS[tab], PAGE_SIZE, request.args.get("after") or None)
+    after = request.args.get("after") or None
+    done = tab == "completed"
+    page = (
+        completed_page(g.user, PAGE_SIZE, after)
+        if done
+        else tasks_page(g.user, VIEWS[tab], PAGE_SIZE, after)
+    )
     tasks = page.rows
     users, groups = names_for(
         [t.candidate_user_id for t in tasks] + [t.claimed_by_id for t in tasks],
@@ -43,7 +52,8 @@ def inbox_page(**_):
         groups=groups,
         next_page=page.next,
         paged=bool(request.args.get("after")),
-        total=inbox_total(g.user, VIEWS[tab]),
+        total=None if done else inbox_total(g.user, VIEWS[tab]),
+        completed=done,
     )
 
 
@@ -123,6 +133,18 @@ def release(task_id):
         release_task(g.user, task_id)
     flash("You released this task: anyone in the group may claim it.", "success")
     return redirect(url_for("ui.task_detail", task_id=task_id), code=303)
+
+
+@bp.route("/tasks/<task_id>/reassign", methods=["POST"])
+@login_required
+@form_page(task_page)
+def reassign(task_id):
+    with unit_of_work():
+        task = reassign_task(
+            g.user, task_id, request.form.get("to", ""), request.form.get("comment") or None
+        )
+    flash(f"“{task.title}” is now assigned to {request.form.get('to', '').strip()}.", "success")
+    return redirect(url_for("ui.inbox"), code=303)
 
 
 @bp.route("/tasks/<task_id>/complete", methods=["POST"])
