@@ -146,7 +146,14 @@ def serve(host, port, workers):
 @main.command()
 @click.option("--id", "worker_id", default=None, help="Worker id shown in leases and the log.")
 @click.option("--once", is_flag=True, help="Run due jobs and their retries until idle, then exit.")
-@click.option("--interval", default=1.0, show_default=True, type=float, help="Poll seconds.")
+@click.option(
+    "--interval",
+    default=1.0,
+    show_default=True,
+    type=float,
+    envvar="ACCESSFLOW_WORKER_POLL",
+    help="Seconds between scans (env ACCESSFLOW_WORKER_POLL).",
+)
 @click.option("--threads", default=1, show_default=True, type=int, help="Jobs run at once.")
 @click.option(
     "--lease-seconds", default=120.0, show_default=True, type=float, help="A job's lease."

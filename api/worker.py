@@ -202,7 +202,7 @@ class Worker:
         scheduler.add_job(
             self.fire_timers,
             "interval",
-            seconds=max(interval, 5.0),
+            seconds=interval,
             id="timers",
             max_instances=1,
             coalesce=True,
@@ -211,7 +211,7 @@ class Worker:
         scheduler.add_job(
             self.send_notices,
             "interval",
-            seconds=max(interval, 5.0),
+            seconds=interval,
             id="notices",
             max_instances=1,
             coalesce=True,
