@@ -318,6 +318,17 @@ class MeSchema(Schema):
     manager = Computed(through("manager.username"))
     groups = ComputedList(fields.String(), lambda user: sorted(user.group_names))
     is_admin = fields.Boolean()
+    task_notices = fields.String(
+        metadata={"description": "how new tasks are told: digest, immediate or none"}
+    )
+
+
+class PreferencesIn(Schema):
+    task_notices = fields.String(
+        required=True,
+        validate=validate.OneOf(("digest", "immediate", "none")),
+        metadata={"description": "digest (one mail per interval), immediate, or none"},
+    )
 
 
 class RevokedSchema(Schema):

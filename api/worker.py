@@ -14,12 +14,14 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+from engine import durations
 from engine.access import changes
-from engine.audit import notices
+from engine.audit import digests, notices
 from engine.audit.notifications import Mailer
 from engine.db import db
 from engine.provisioning import jobs
 from engine.provisioning.calls import run_jobs
+from engine.unit_of_work import unit_of_work
 from engine.workflow.timers import fire_due_timers
 
 log = logging.getLogger("accessflow.worker")
@@ -50,6 +52,11 @@ class Worker:
         self.batch = max(1, batch)
         self.http_concurrency = max(1, http_concurrency)
         self.mailer = Mailer.from_config(app.config)
+        interval = app.config.get("DIGEST_INTERVAL") or "PT5M"
+        try:
+            self.digest_interval = durations.parse(interval)
+        except (ValueError, OverflowError) as err:
+            raise ValueError(f"ACCESSFLOW_DIGEST_INTERVAL: {err}") from None
         self._stopping = threading.Event()
 
     def drain(self) -> int:
@@ -117,6 +124,22 @@ class Worker:
                 return changes.run_due(self.worker_id)
             except Exception:  # a database outage: logged, the next poll tries again
                 log.exception("worker %s: applying access changes failed", self.worker_id)
+                return 0
+            finally:
+                db.session.remove()
+
+    def write_digests(self) -> int:
+        """Mark who is owed a digest by the tasks opened since the last scan, then write the
+        digests now due to the outbox; returns how many people got one written."""
+        with self.app.app_context():
+            try:
+                while not self._stopping.is_set():
+                    with unit_of_work():
+                        if not digests.scan_new_tasks():
+                            break
+                return digests.send_due_digests(self.mailer, self.digest_interval)
+            except Exception:  # a database outage or a race on the cursor: the next poll
+                log.exception("worker %s: writing task digests failed", self.worker_id)
                 return 0
             finally:
                 db.session.remove()
@@ -204,6 +227,15 @@ class Worker:
             "interval",
             seconds=interval,
             id="timers",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=_now(),
+        )
+        scheduler.add_job(
+            self.write_digests,
+            "interval",
+            seconds=interval,
+            id="digests",
             max_instances=1,
             coalesce=True,
             next_run_time=_now(),

@@ -2,8 +2,9 @@
 
 from api.auth import current_user
 from api.rest.resource import resource_blueprint
-from api.schemas import AccessList, MeSchema, RevokedSchema
+from api.schemas import AccessList, MeSchema, PreferencesIn, RevokedSchema
 from engine.access import holdings
+from engine.audit import digests
 from engine.directory import tokens
 from engine.unit_of_work import unit_of_work
 
@@ -15,6 +16,15 @@ blp = resource_blueprint("me", "/api/v1/me", "The caller")
 def show_me():
     """Who the token belongs to: username, manager, groups."""
     return current_user()
+
+
+@blp.route("/preferences", methods=["PATCH"])
+@blp.arguments(PreferencesIn, as_kwargs=True)
+@blp.response(200, MeSchema)
+def set_my_preferences(task_notices):
+    """How the caller hears of new tasks: a digest per interval, each at once, or not at all."""
+    with unit_of_work():
+        return digests.set_preference(current_user(), task_notices)
 
 
 @blp.route("/access")

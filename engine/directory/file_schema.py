@@ -5,12 +5,13 @@ characters and fit their columns, durations are ISO-8601 and capped, and names a
 the file. Fields planned but not built yet are type-checked and ignored.
 """
 
-import re
 import unicodedata
+from datetime import timedelta
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validates_schema
 from marshmallow.validate import OneOf
 
+from engine import durations
 from engine.errors import Invalid
 
 APP_KINDS = ("connected", "disconnected", "sso")
@@ -70,11 +71,6 @@ class Flag(fields.Field):
         return value
 
 
-_DURATION = re.compile(
-    r"P(?=\d|T\d)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?"
-)
-
-
 class Duration(fields.String):
     """An ISO-8601 duration such as "P14D" or "PT12H", at most `max_days` long."""
 
@@ -84,13 +80,14 @@ class Duration(fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
-        match = _DURATION.fullmatch(text) if len(text) <= 40 else None
-        if match is None:
+        try:
+            length = durations.parse(text)
+        except ValueError:
             example = "such as P14D or PT12H"
-            raise ValidationError(f"{text[:40]!r} is not an ISO-8601 duration {example}")
-        years, months, weeks, days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-        total = years * 365 + months * 31 + weeks * 7 + days + (hours + minutes / 60) / 24
-        if total + seconds / 86400 > self.max_days:
+            raise ValidationError(f"{text[:40]!r} is not an ISO-8601 duration {example}") from None
+        except OverflowError:
+            length = timedelta.max
+        if length > timedelta(days=self.max_days):
             raise ValidationError(f"must be at most {self.max_days} days (P{self.max_days}D)")
         return text
 

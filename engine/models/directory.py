@@ -39,6 +39,11 @@ class User(Model):
     # Copied into the browser session at login; signing out or a new password bumps it, so every
     # session cookie issued before stops working on the server (not only in that browser).
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # How they hear of new tasks (engine/audit/digests.py): digest | immediate | none; and
+    # since when a digest is owed to them (the worker's scan marks it), when the last one went.
+    task_notices: Mapped[str] = mapped_column(String(20), default="digest", server_default="digest")
+    digest_pending_since: Mapped[datetime | None] = mapped_column(index=True)
+    last_digest_at: Mapped[datetime | None] = mapped_column()
 
     manager: Mapped["User | None"] = relationship(remote_side=[id])
     groups: Mapped[list["Group"]] = relationship(secondary=group_members, back_populates="members")

@@ -2,6 +2,7 @@
 
 from flask import flash, g, redirect, render_template, request, url_for
 
+from engine.audit.digests import set_preference
 from engine.errors import DomainError
 from engine.provisioning.accounts import accounts_to_remove, named_account
 from engine.requests.listing import completed_page
@@ -61,6 +62,17 @@ def inbox_page(**_):
 @login_required
 def inbox():
     return inbox_page()
+
+
+@bp.route("/inbox/notices", methods=["POST"])
+@login_required
+@form_page(inbox_page)
+def task_notices():
+    """How the signed-in person hears of new tasks (digest, immediate, none)."""
+    with unit_of_work():
+        set_preference(g.user, request.form.get("task_notices", ""))
+    flash("Saved: how you hear of new tasks.", "success")
+    return redirect(url_for("ui.inbox"), code=303)
 
 
 @bp.route("/inbox/decide", methods=["POST"])
