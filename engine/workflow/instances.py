@@ -194,7 +194,10 @@ def _set_item_status(item, workflow, kinds, provisioning) -> None:
     if workflow.is_completed():
         rejected_at = runtime.ended_rejected(workflow)
         if rejected_at:
+            newly = item.status != "rejected"
             item.finish("rejected", item.outcome_reason or f"ended at {rejected_at}")
+            if newly:
+                notify.item_rejected(item)
         else:
             newly = item.status != "fulfilled"
             item.finish("fulfilled", item.outcome_reason)
