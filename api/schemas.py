@@ -98,6 +98,16 @@ class TasksQuery(PageQuery):
         validate=validate.OneOf(INBOX_SCOPES),
         metadata={"description": "all; claimable (unclaimed or mine); mine (claimed by me)"},
     )
+    application = Text(
+        validate=validate.Length(1, 100), metadata={"description": "only this application's"}
+    )
+    beneficiary = Text(
+        validate=validate.Length(1, 150), metadata={"description": "only for this person"}
+    )
+    lane = Text(validate=validate.Length(1, 100), metadata={"description": "only this lane's"})
+    overdue = fields.Boolean(
+        load_default=False, metadata={"description": "only tasks past their due date"}
+    )
     status = fields.String(
         load_default="open",
         validate=validate.OneOf(("open", "completed")),
