@@ -16,6 +16,7 @@ from engine.directory.passwords import set_password
 from engine.errors import Conflict, Invalid, NotFound
 from engine.models import Application, Group, User
 from engine.models.directory import SECRET_SETTINGS
+from engine.workflow import lanes
 
 USER_FIELDS = ("email", "display_name", "first_name", "last_name", "department", "title")
 APP_FIELDS = ("name", "description", "notification_email", "approval_timeout")
@@ -131,6 +132,14 @@ def _apply(app: Application, entry: dict, raw: dict) -> set[str]:
     if "roles" in entry:
         app.roles = [dict(r) for r in entry["roles"]] or None
         changed.add("roles")
+    if "owner" in raw:
+        lanes.set_owner(app, entry.get("owner"))
+        changed.add("owner")
+    if "lanes" in raw:
+        app.lanes = lanes.checked_mapping(entry.get("lanes"))
+        changed.add("lanes")
+    if changed & {"owner", "lanes", "workflow"}:
+        lanes.check_application(app)
     if "connector" in raw:
         app.connector_settings = _merged_connector(app, entry.get("connector"))
         changed.add("connector")

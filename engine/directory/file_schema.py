@@ -189,6 +189,7 @@ class Settings(Schema):
     group_auto_provisioning = fields.String(
         validate=OneOf(("all", "per_application"), error="must be all or per_application")
     )
+    lanes = fields.Dict(keys=Name(100), values=Name(150, required=True))
 
 
 class DirectoryFile(Schema):

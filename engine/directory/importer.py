@@ -14,6 +14,7 @@ from engine.directory.lookup import find_application
 from engine.directory.passwords import set_password
 from engine.errors import Invalid
 from engine.models import Application, Group, User
+from engine.workflow import lanes
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +28,17 @@ def import_directory(source: str | dict) -> dict:
             f"the directory file is not valid JSON: line {err.lineno}: {err.msg}"
         ) from err
     data = file_schema.load(raw)
-    for key, value in data.get("settings", {}).items():
-        settings.change(key, value)
+    product = data.get("settings", {})
+    for key, value in product.items():
+        if key != "lanes":  # lanes name groups: set once the file's groups exist
+            settings.change(key, value)
     counts = {
         "users": _import_users(data.get("users", [])),
         "groups": _import_groups(data.get("groups", [])),
+    }
+    if "lanes" in product:
+        settings.change("lanes", product["lanes"])
+    counts |= {
         "applications": _import_applications(data.get("applications", [])),
     }
     # Through the same services as the admin pages: joiners, movers and leavers follow.
@@ -158,7 +165,13 @@ def _import_applications(entries: list[dict]) -> int:
         app.enabled = entry.get("enabled", True)
         app.group_auto_provisioning = entry.get("group_auto_provisioning", False)
         app.roles = entry.get("roles") or None
-        db.session.add(app)
+        try:
+            lanes.set_owner(app, entry.get("owner"))
+            app.lanes = lanes.checked_mapping(entry.get("lanes"))
+            db.session.add(app)
+            lanes.check_application(app)
+        except Invalid as err:
+            raise Invalid(f"{where}: {err.detail}", field=err.extra.get("field")) from err
     db.session.flush()
     return len(entries)
 

@@ -108,6 +108,10 @@ class Application(Model):
     roles: Mapped[list | None] = mapped_column(JSON)
     # {origin or "origin:kind": process key} for items that do not come from the cart.
     workflows: Mapped[dict | None] = mapped_column(JSON)
+    # The ApplicationOwner lane: a person or a group; other lanes mapped to groups by name.
+    owner_user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    owner_group_id: Mapped[str | None] = mapped_column(ForeignKey("groups.id"))
+    lanes: Mapped[dict | None] = mapped_column(JSON)
     quarantined_at: Mapped[datetime | None] = mapped_column()
 
     approver_group: Mapped[Group | None] = relationship(foreign_keys=[approver_group_id])

@@ -85,6 +85,7 @@ def _decided_another_stage(user: User):
     other = aliased(HumanTask)
     return exists().where(
         other.item_id == HumanTask.item_id,
+        other.spec_name != HumanTask.spec_name,
         other.completed_by_id == user.id,
         other.kind == "approval",
         other.status == "completed",

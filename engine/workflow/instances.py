@@ -133,7 +133,7 @@ def _sync(instance, workflow, open_tasks, open_jobs) -> None:
 
 
 def _create_task_row(instance, item, task, kind, due_at) -> None:
-    user_id, group_id = resolve_candidates(task.task_spec.lane, item)
+    user_id, group_id = resolve_candidates(task.task_spec.lane, item, task.task_spec.name)
     row = HumanTask(
         id=new_id(),
         instance_id=instance.id,
