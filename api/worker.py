@@ -21,6 +21,7 @@ from engine.audit.notifications import Mailer
 from engine.db import db
 from engine.provisioning import jobs
 from engine.provisioning.calls import run_jobs
+from engine.tasks import reminders
 from engine.unit_of_work import unit_of_work
 from engine.workflow.timers import fire_due_timers
 
@@ -128,6 +129,25 @@ class Worker:
             finally:
                 db.session.remove()
 
+    def remind_and_escalate(self) -> int:
+        """Remind the candidates of tasks coming due and escalate the tasks waiting too long
+        (engine.tasks.reminders), a batch per unit of work; returns how many tasks moved."""
+        moved = 0
+        with self.app.app_context():
+            try:
+                for scan in (reminders.remind_due, reminders.escalate_due):
+                    while not self._stopping.is_set():
+                        with unit_of_work():
+                            done = scan()
+                        moved += done
+                        if done < reminders.BATCH:
+                            break
+            except Exception:  # a database outage: logged, the next poll tries again
+                log.exception("worker %s: task reminders failed", self.worker_id)
+            finally:
+                db.session.remove()
+        return moved
+
     def write_digests(self) -> int:
         """Mark who is owed a digest by the tasks opened since the last scan, then write the
         digests now due to the outbox; returns how many people got one written."""
@@ -227,6 +247,15 @@ class Worker:
             "interval",
             seconds=interval,
             id="timers",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=_now(),
+        )
+        scheduler.add_job(
+            self.remind_and_escalate,
+            "interval",
+            seconds=interval,
+            id="reminders",
             max_instances=1,
             coalesce=True,
             next_run_time=_now(),

@@ -252,6 +252,10 @@ class AdminApplicationSchema(ApplicationSchema):
     lanes = fields.Dict(
         allow_none=True, metadata={"description": "lane name -> group name, for custom lanes"}
     )
+    approval_timeout = fields.String(allow_none=True)
+    reminder_before = fields.String(allow_none=True)
+    escalate_after = fields.String(allow_none=True)
+    escalation_group = Computed(lambda app: group_name_of(app.escalation_group_id))
 
 
 class ApplicationIn(Schema):
@@ -272,6 +276,16 @@ class ApplicationIn(Schema):
     roles = fields.List(fields.Dict(), metadata={"description": '[{"key", "name"}]'})
     owner = Text(
         allow_none=True, metadata={"description": "a username or a group name (ApplicationOwner)"}
+    )
+    reminder_before = Text(
+        allow_none=True,
+        metadata={"description": "ISO-8601: remind candidates this long before due"},
+    )
+    escalate_after = Text(
+        allow_none=True, metadata={"description": "ISO-8601: escalate a task waiting this long"}
+    )
+    escalation_group = Text(
+        allow_none=True, metadata={"description": "who an escalation adds (default admins)"}
     )
     lanes = fields.Dict(
         allow_none=True,

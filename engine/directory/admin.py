@@ -19,7 +19,14 @@ from engine.models.directory import SECRET_SETTINGS
 from engine.workflow import lanes
 
 USER_FIELDS = ("email", "display_name", "first_name", "last_name", "department", "title")
-APP_FIELDS = ("name", "description", "notification_email", "approval_timeout")
+APP_FIELDS = (
+    "name",
+    "description",
+    "notification_email",
+    "approval_timeout",
+    "reminder_before",
+    "escalate_after",
+)
 APP_FLAGS = ("enabled", "group_auto_provisioning", "allow_multiple_accounts")
 MASK = "********"
 
@@ -126,6 +133,10 @@ def _apply(app: Application, entry: dict, raw: dict) -> set[str]:
         if field in entry:
             setattr(app, field, _group(entry[field], field))
             changed.add(field)
+    if "escalation_group" in entry:
+        group = _group(entry["escalation_group"], "escalation_group")
+        app.escalation_group_id = group.id if group is not None else None
+        changed.add("escalation_group")
     if "workflow" in entry:
         app.workflow_key = entry["workflow"] or "access_request"
         changed.add("workflow")

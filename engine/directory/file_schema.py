@@ -173,6 +173,9 @@ class ApplicationEntry(Schema):
     lanes = fields.Dict(keys=Name(100), values=Name(150, required=True))
     roles = fields.List(fields.Nested(Role))
     questions = fields.List(fields.Nested(Question))
+    reminder_before = Duration(365)
+    escalate_after = Duration(365)
+    escalation_group = Name(150)
     max_duration = Duration(3650)
     sync_interval = Duration(365)
 

@@ -162,6 +162,10 @@ def _import_applications(entries: list[dict]) -> int:
             app.connector_settings = entry.get("connector")
         app.notification_email = entry.get("notification_email")
         app.approval_timeout = entry.get("approval_timeout")
+        app.reminder_before = entry.get("reminder_before")
+        app.escalate_after = entry.get("escalate_after")
+        group = _group(entry.get("escalation_group"), where)
+        app.escalation_group_id = group.id if group is not None else None
         app.enabled = entry.get("enabled", True)
         app.group_auto_provisioning = entry.get("group_auto_provisioning", False)
         app.roles = entry.get("roles") or None

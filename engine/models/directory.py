@@ -112,6 +112,11 @@ class Application(Model):
     owner_user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     owner_group_id: Mapped[str | None] = mapped_column(ForeignKey("groups.id"))
     lanes: Mapped[dict | None] = mapped_column(JSON)
+    # Waiting tasks (engine/tasks/reminders.py): a reminder this long before the due date, an
+    # escalation this long after the task opened (ISO-8601 durations), and to whom.
+    reminder_before: Mapped[str | None] = mapped_column(String(40))
+    escalate_after: Mapped[str | None] = mapped_column(String(40))
+    escalation_group_id: Mapped[str | None] = mapped_column(ForeignKey("groups.id"))
     quarantined_at: Mapped[datetime | None] = mapped_column()
 
     approver_group: Mapped[Group | None] = relationship(foreign_keys=[approver_group_id])

@@ -175,6 +175,14 @@ def _group_id(name: str | None) -> str | None:
     return found
 
 
+def excluded_for(task: HumanTask) -> set[str]:
+    """Everyone who may never decide `task`, whatever their groups (see may_decide)."""
+    excluded = {task.requester_id, task.beneficiary_id}
+    if task.kind == "approval":
+        excluded |= approval_deciders(task.item_id, task.spec_name)
+    return excluded
+
+
 def may_decide(user: User, task: HumanTask) -> str | None:
     """Why `user` may not decide `task` whatever their groups, or None: a task is never decided
     by its requester or beneficiary, nor an approval by someone who decided another stage."""
