@@ -341,6 +341,33 @@ class PreferencesIn(Schema):
     )
 
 
+class SubstitutionIn(Schema):
+    substitute = Text(required=True, validate=validate.Length(1, 150))
+    starts_at = fields.AwareDateTime(
+        default_timezone=UTC, metadata={"description": "ISO 8601; default now"}
+    )
+    ends_at = fields.AwareDateTime(required=True, default_timezone=UTC)
+    comment = Text(allow_none=True, validate=validate.Length(max=4000))
+    for_user = Text(
+        data_key="for",
+        validate=validate.Length(1, 150),
+        metadata={"description": "admins only: the person who is away (default: the caller)"},
+    )
+
+
+class SubstitutionSchema(Schema):
+    id = fields.String()
+    user = Computed(lambda row: username_of(row.user_id))
+    substitute = Computed(lambda row: username_of(row.substitute_id))
+    starts_at = UtcDateTime()
+    ends_at = UtcDateTime()
+    comment = fields.String(allow_none=True)
+
+
+class SubstitutionList(Schema):
+    items = fields.List(fields.Nested(SubstitutionSchema))
+
+
 class RevokedSchema(Schema):
     revoked = fields.Integer(metadata={"description": "how many tokens were revoked"})
 

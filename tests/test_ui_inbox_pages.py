@@ -113,3 +113,24 @@ def test_the_inbox_filters_by_application_person_and_overdue_and_shows_due_dates
     assert "overdue" in mark_signed_in.get(f"/tasks/{task_links(late)[0]}").text
     unknown = mark_signed_in.get("/inbox?application=nope")
     assert unknown.status_code == 422 and "nope" in unknown.text.split("<main")[1]
+
+
+def test_a_manager_names_a_substitute_from_the_inbox_and_ends_it(mark_signed_in):
+    page = mark_signed_in.get("/inbox")
+    until = (utcnow() + timedelta(days=2)).date().isoformat()
+    named = mark_signed_in.post(
+        "/inbox/substitutes",
+        data={"substitute": "stan", "until": until, "csrf_token": csrf(mark_signed_in, "/inbox")},
+    )
+    assert named.status_code == 303
+    page = mark_signed_in.get("/inbox")
+    assert "stands in for you until" in page.text
+    bad = mark_signed_in.post(
+        "/inbox/substitutes",
+        data={"substitute": "stan", "until": "soon", "csrf_token": csrf(mark_signed_in, "/inbox")},
+    )
+    assert bad.status_code == 422 and 'aria-invalid="true"' in bad.text
+    end = re.search(r'action="(/inbox/substitutes/[0-9a-f-]+/end)"', page.text)[1]
+    ended = mark_signed_in.post(end, data={"csrf_token": csrf(mark_signed_in, "/inbox")})
+    assert ended.status_code == 303
+    assert "stands in for you" not in mark_signed_in.get("/inbox").text

@@ -196,10 +196,25 @@ def may_decide(user: User, task: HumanTask) -> str | None:
 
 
 def is_candidate(user: User, task: HumanTask) -> bool:
-    """True when `user` may claim or complete `task` (admins may act on any task but their own)."""
+    """True when `user` may claim or complete `task` (admins may act on any task but their own),
+    themselves or as the substitute of a candidate."""
     if user.id in (task.requester_id, task.beneficiary_id):
         return False
+    return _named(user, task) or acting_for(user, task) is not None
+
+
+def _named(user: User, task: HumanTask) -> bool:
     if task.candidate_user_id == user.id:
         return True
     group_ids = {g.id for g in user.groups}
     return task.candidate_group_id in group_ids or user.is_admin
+
+
+def acting_for(user: User, task: HumanTask) -> User | None:
+    """The person `user` stands in for on `task`, when they are a candidate only as a
+    substitute (engine/tasks/substitutes.py); else None."""
+    if _named(user, task):
+        return None
+    from engine.tasks.substitutes import principals
+
+    return next((p for p in principals(user) if _named(p, task)), None)

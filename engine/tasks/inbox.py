@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased
 from engine.db import db, utcnow
 from engine.errors import Invalid
 from engine.models import Application, HumanTask, User
+from engine.tasks import substitutes
 
 ORDER = (HumanTask.created_at, HumanTask.id)
 # all | claimable (unclaimed or mine) | mine (claimed by me) | assigned (to me by name) | groups
@@ -73,11 +74,14 @@ def branches(user: User, view: str = "all", filters: Filters | None = None) -> l
         )
     if user.is_admin and view in ("all", "claimable"):
         return [base]  # admins may act on every task
+    # The caller, and the people they stand in for as a substitute (their own inbox included).
+    people = [user, *substitutes.principals(user)]
     found = []
     if view in ("all", "claimable", "assigned"):
-        found.append(base.where(HumanTask.candidate_user_id == user.id))
+        found += [base.where(HumanTask.candidate_user_id == p.id) for p in people]
     if view in ("all", "claimable", "groups"):
-        found += [base.where(HumanTask.candidate_group_id == g.id) for g in user.groups]
+        group_ids = sorted({g.id for p in people for g in p.groups})
+        found += [base.where(HumanTask.candidate_group_id == g) for g in group_ids]
     return found
 
 

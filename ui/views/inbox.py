@@ -1,5 +1,7 @@
 """The inbox: tasks assigned to me, to my groups, claimed by me; deciding one or several."""
 
+from datetime import date, datetime, time
+
 from flask import flash, g, redirect, render_template, request, url_for
 
 from engine.audit.digests import set_preference
@@ -12,6 +14,7 @@ from engine.requests.tracking import names_for, open_incident, provisioning_atte
 from engine.tasks.actions import claim_task, complete_task, get_task, release_task
 from engine.tasks.delegation import reassign_task
 from engine.tasks.inbox import Filters
+from engine.tasks.substitutes import end_substitution, set_substitute, substitutions_of
 from engine.unit_of_work import unit_of_work
 from ui.blueprint import bp, inbox_total, login_required
 from ui.errors import form_page, readable
@@ -51,6 +54,7 @@ def inbox_page(narrow: bool = True, **_):
     kept = {k: v for k, v in narrowing.items() if v}
     if filters.overdue:
         kept["overdue"] = "1"
+    away = substitutions_of(g.user)
     tasks = page.rows
     users, groups = names_for(
         [t.candidate_user_id for t in tasks] + [t.claimed_by_id for t in tasks],
@@ -69,6 +73,8 @@ def inbox_page(narrow: bool = True, **_):
         completed=done,
         filters=kept,
         now=utcnow(),
+        substitutions=away,
+        away_people=names_for([r.user_id for r in away] + [r.substitute_id for r in away])[0],
     )
 
 
@@ -90,6 +96,34 @@ def task_notices():
     with unit_of_work():
         set_preference(g.user, request.form.get("task_notices", ""))
     flash("Saved: how you hear of new tasks.", "success")
+    return redirect(url_for("ui.inbox"), code=303)
+
+
+@bp.route("/inbox/substitutes", methods=["POST"])
+@login_required
+@form_page(inbox_page)
+def add_substitute():
+    """Out of office: a substitute acts on my tasks until the end of the day chosen."""
+    until = request.form.get("until", "")
+    try:
+        ends_at = datetime.combine(date.fromisoformat(until), time.max)
+    except ValueError:
+        raise Invalid("until: choose the last day you are away", field="until") from None
+    with unit_of_work():
+        set_substitute(g.user, request.form.get("substitute", ""), None, ends_at)
+    flash(
+        f"{request.form.get('substitute', '').strip()} stands in for you until {until}.", "success"
+    )
+    return redirect(url_for("ui.inbox"), code=303)
+
+
+@bp.route("/inbox/substitutes/<substitution_id>/end", methods=["POST"])
+@login_required
+@form_page(inbox_page)
+def end_substitute(substitution_id):
+    with unit_of_work():
+        end_substitution(g.user, substitution_id)
+    flash("The substitution has ended.", "success")
     return redirect(url_for("ui.inbox"), code=303)
 
 
