@@ -25,6 +25,7 @@ from tests.ldap_server import (
     slapd_server,  # noqa: F401
 )
 from tests.provisioning_support import FAST_RETRIES, approved_wiki_item
+from tests.test_ui_directory_forms import client, post, root  # noqa: F401
 
 
 def connect_wiki_to_ldap(directory, **settings) -> dict:
@@ -212,26 +213,26 @@ def test_the_bind_password_never_shows_in_answers_audit_or_logs(
     caplog,
 ):
     caplog.set_level(logging.DEBUG)
-    root = api["root"]
+    admin_api = api["root"]
     settings = ldap_directory.settings()
-    made = root.post(
+    made = admin_api.post(
         "/api/v1/admin/applications",
         {"key": "dir", "name": "Directory", "kind": "connected", "connector": settings},
     )
     assert made.status_code == 201, made.get_json()
     assert made.get_json()["connector"]["bind_password"] == "********"
-    edited = root.call(
+    edited = admin_api.call(
         "PATCH",
         "/api/v1/admin/applications/dir",
         json={"connector": {**settings, "bind_password": "********", "timeout": 3}},
     )
     assert edited.status_code == 200, edited.get_json()
-    tested = root.post("/api/v1/admin/applications/dir/test-connection")
+    tested = admin_api.post("/api/v1/admin/applications/dir/test-connection")
     assert tested.status_code == 200, tested.get_json()
     assert tested.get_json()["bound_as"].startswith("dn:cn=accessflow")
 
     stored = json.dumps(application_by_key("dir").connector_settings)
-    answers = [made, edited, tested, root.get("/api/v1/admin/applications/dir")]
+    answers = [made, edited, tested, admin_api.get("/api/v1/admin/applications/dir")]
     events = db.session.scalars(select(AuditEvent)).all()
     audit = json.dumps([(e.event, e.comment, e.details) for e in events], default=str)
     for seen in [stored, audit, caplog.text, *(a.get_data(as_text=True) for a in answers)]:
@@ -239,9 +240,9 @@ def test_the_bind_password_never_shows_in_answers_audit_or_logs(
 
 
 def test_bad_ldap_settings_are_refused_when_configured(app, api, ldap_directory):  # noqa: F811
-    root = api["root"]
+    admin_api = api["root"]
     bad = {**ldap_directory.settings(), "base_dn": "people"}
-    answer = root.post(
+    answer = admin_api.post(
         "/api/v1/admin/applications",
         {"key": "dir", "name": "Directory", "kind": "connected", "connector": bad},
     )
@@ -250,7 +251,7 @@ def test_bad_ldap_settings_are_refused_when_configured(app, api, ldap_directory)
     assert problem["field"] == "connector" and "'base_dn' is not a valid DN" in problem["detail"]
     assert SERVICE_PASSWORD not in answer.get_data(as_text=True)
     no_password = {**ldap_directory.settings(), "bind_password": None}
-    answer = root.post(
+    answer = admin_api.post(
         "/api/v1/admin/applications",
         {"key": "dir", "name": "Directory", "kind": "connected", "connector": no_password},
     )
@@ -261,3 +262,24 @@ def test_bad_ldap_settings_are_refused_when_configured(app, api, ldap_directory)
         act(import_directory, {"applications": [entry]})
     assert "applications[0] (dir): connector: 'disabled_dn' is required" in info.value.detail
     assert find_application("dir") is None
+
+
+def test_an_admin_page_shows_an_ldap_app_tests_it_and_keeps_its_settings(
+    client,  # noqa: F811
+    root,  # noqa: F811
+    ldap_directory,  # noqa: F811
+):
+    connect_wiki_to_ldap(ldap_directory)
+    page = client.get("/admin/applications/wiki")
+    assert page.status_code == 200 and ldap_directory.people in page.text
+    tested = post(client, root, "/admin/applications/wiki/test")
+    assert tested.status_code == 200, tested.text
+    assert "Connection works" in tested.text and "dn:cn=accessflow" in tested.text
+
+    # The page's connector form has SCIM fields only: it must not turn the app into SCIM.
+    refused = post(client, root, "/admin/applications/wiki/connector", base_url="http://x/scim")
+    assert refused.status_code == 422 and "through the API" in refused.text
+    db.session.expire_all()
+    assert application_by_key("wiki").connector_settings["type"] == "ldap"
+    for answer in (page, tested, refused):
+        assert SERVICE_PASSWORD not in answer.text
