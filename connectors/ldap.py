@@ -27,7 +27,8 @@ from ldap3.core.exceptions import (
 from ldap3.utils.dn import escape_rdn, to_dn
 
 from .base import Connector, ConnectorError, redact
-from .ldap_mapping import EntryMapping, LdapSettings, account_disabled_uac, is_under
+from .ldap_mapping import EntryMapping, account_disabled_uac, is_under
+from .ldap_settings import LdapSettings
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,9 @@ class LdapConnector(Connector):
             raise LdapResultError(self._redact(message), code) from None
         except (LDAPCommunicationError, LDAPResponseTimeoutError) as exc:
             self._drop()
+            if "certificate" in str(exc).lower():  # verification failed: retrying cannot help
+                message = f"LDAP {what}: TLS certificate refused ({type(exc).__name__}: {exc})"
+                raise ConnectorError(self._redact(message), retryable=False) from None
             message = f"LDAP {what}: server unreachable ({type(exc).__name__}: {exc})"
             raise ConnectorError(self._redact(message), retryable=True) from None
         except LDAPException as exc:
@@ -103,7 +107,10 @@ class LdapConnector(Connector):
         if self._connection is not None and not self._connection.closed:
             return self._connection
         s = self.settings
-        tls = Tls(validate=ssl.CERT_REQUIRED) if s.use_ssl or s.start_tls else None
+        tls = None
+        if s.use_ssl or s.start_tls:  # certificates verified, against ca_certs_file if given
+            with self._ldap("TLS set-up"):
+                tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=s.ca_certs_file)
         server = Server(
             s.host,
             port=s.port,

@@ -8,6 +8,8 @@ Usage in a test module (fixtures are imported, as with tests/scim_server.py)::
   suffix ``dc=example,dc=test``, a root DN, the ppolicy overlay (pwdAccountLockedTime), a
   service account the connector binds as, and a size limit of :data:`SIZE_LIMIT` entries for
   searches without the paged-results control (so a test can prove the paging).
+  It also listens on ``ldaps://`` (:attr:`SlapdProcess.ldaps_url`) and offers StartTLS, with a
+  certificate for 127.0.0.1 signed by a throwaway CA (:attr:`SlapdProcess.ca_file`).
 * ``ldap_directory`` (function): a fresh subtree ``ou=t<random>,dc=example,dc=test`` with
   ``ou=people`` and ``ou=disabled`` below it, so every test starts with no entries.
 
@@ -17,6 +19,8 @@ A missing slapd skips the tests on a developer machine and fails them in CI (``C
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import os
 import shutil
 import subprocess
@@ -27,6 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from ldap3 import ALL_ATTRIBUTES, Connection, Server
 from ldap3.core.exceptions import LDAPException
 
@@ -42,6 +50,9 @@ SCHEMA = ("core", "cosine", "inetorgperson")
 
 CONFIG = """\
 {includes}
+TLSCACertificateFile {workdir}/ca.pem
+TLSCertificateFile {workdir}/server.pem
+TLSCertificateKeyFile {workdir}/server.key
 modulepath {modules}
 moduleload back_mdb
 {ppolicy_module}
@@ -65,6 +76,46 @@ access to * by dn.exact="{service_dn}" manage by * none
 """
 
 
+def write_certificates(folder: Path) -> None:
+    """A throwaway CA (ca.pem) and a server certificate for 127.0.0.1 it signed."""
+    now = datetime.datetime.now(datetime.UTC)
+
+    def certificate(subject, issuer, public_key, signer, *, ca: bool):
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            names = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, server_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
+    ca = certificate(
+        "accessflow test CA", "accessflow test CA", ca_key.public_key(), ca_key, ca=True
+    )
+    server = certificate(
+        "127.0.0.1", "accessflow test CA", server_key.public_key(), ca_key, ca=False
+    )
+    pem = serialization.Encoding.PEM
+    (folder / "ca.pem").write_bytes(ca.public_bytes(pem))
+    (folder / "server.pem").write_bytes(server.public_bytes(pem))
+    (folder / "server.key").write_bytes(
+        server_key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+
+
 def slapd_binary() -> str | None:
     return shutil.which("slapd") or next(
         (p for p in ("/usr/sbin/slapd",) if os.access(p, os.X_OK)), None
@@ -77,10 +128,13 @@ class SlapdProcess:
     def __init__(self, binary: str, port: int | None = None) -> None:
         self.binary = binary
         self.port = port or free_port()
+        self.tls_port = free_port()
         self._workdir = tempfile.TemporaryDirectory(prefix="slapd-")
         self.workdir = Path(self._workdir.name)
         (self.workdir / "data").mkdir()
         self.ppolicy = Path("/usr/lib/ldap/ppolicy.la").exists()
+        write_certificates(self.workdir)
+        self.ca_file = str(self.workdir / "ca.pem")
         self.config = self.workdir / "slapd.conf"
         self.config.write_text(self._config())
         self._process: subprocess.Popen | None = None
@@ -106,13 +160,18 @@ class SlapdProcess:
         return f"ldap://127.0.0.1:{self.port}"
 
     @property
+    def ldaps_url(self) -> str:
+        return f"ldaps://127.0.0.1:{self.tls_port}"
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
     def start(self, timeout: float = 20.0) -> SlapdProcess:
         if self.running:
             return self
-        command = [self.binary, "-f", str(self.config), "-h", self.url, "-d", "0"]
+        listen = f"{self.url} {self.ldaps_url}"
+        command = [self.binary, "-f", str(self.config), "-h", listen, "-d", "0"]
         with open(self.log_path, "ab") as log:  # -d keeps it in the foreground: we own it
             self._process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL

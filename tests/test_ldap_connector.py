@@ -313,9 +313,31 @@ GOOD = {"type": "ldap", "url": "ldap://127.0.0.1:389", "base_dn": SUFFIX}
         ({**GOOD, "user_object_classes": ["person)(x"]}, "'user_object_classes'"),
         ({**GOOD, "timeout": 0}, "'timeout' must be a positive number"),
         ({**GOOD, "id_attribute": "dn"}, "'id_attribute' must be one of"),
+        ({**GOOD, "ca_certs_file": ""}, "'ca_certs_file' must be the path of a PEM file"),
     ],
 )
 def test_bad_settings_are_refused_with_a_clear_message(settings, message):
     with pytest.raises(ConnectorConfigError) as info:
         connector_for(settings)
     assert message in info.value.message and info.value.retryable is False
+
+
+# --- TLS ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scheme", ["starttls", "ldaps"])
+def test_tls_verifies_the_servers_certificate(ldap_directory, scheme):  # noqa: F811
+    server = ldap_directory.server
+    url = {"starttls": server.url, "ldaps": server.ldaps_url}[scheme]
+    tls = {"url": url, "start_tls": scheme == "starttls"}
+    trusted = ldap_directory.settings(**tls, ca_certs_file=server.ca_file)
+    with connector_for(trusted) as connector:
+        assert connector.test_connection()["tls"] is True
+        assert connector._conn().tls_started or scheme == "ldaps"
+        connector.create_account(ALICE)
+    assert len(ldap_directory.entries()) == 1
+
+    with connector_for(ldap_directory.settings(**tls)) as connector:  # our CA is not trusted
+        with pytest.raises(ConnectorError) as info:
+            connector.test_connection()
+    assert info.value.retryable is False and "CERTIFICATE_VERIFY_FAILED" in info.value.message
