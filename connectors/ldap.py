@@ -246,12 +246,13 @@ class LdapConnector(Connector):
         entry = self._entry(external_id)
         values = self.mapping.values(user)
         dn, rdn = entry["dn"], self.settings.rdn_attribute
-        current_rdn = f"{rdn}={escape_rdn(str(values[rdn]))}"
-        if to_dn(dn)[0] != current_rdn:
-            with self._ldap("rename"):
-                self._conn().modify_dn(dn, current_rdn, delete_old_dn=True)
-            dn = ",".join([current_rdn, *to_dn(dn)[1:]])
         raw = {k.lower(): v for k, v in entry["raw_attributes"].items()}
+        named = [v.decode("utf-8", "replace").casefold() for v in raw.get(rdn.lower()) or []]
+        if str(values[rdn]).casefold() not in named:  # compared as the directory compares
+            new_rdn = f"{rdn}={escape_rdn(str(values[rdn]))}"
+            with self._ldap("rename"):
+                self._conn().modify_dn(dn, new_rdn, delete_old_dn=True)
+            dn = ",".join([new_rdn, *to_dn(dn)[1:]])
         changes: dict[str, list] = {}
         for name, value in values.items():
             now = [v.decode("utf-8", "replace") for v in raw.get(name.lower()) or []]

@@ -31,6 +31,7 @@ if [ "${ACCESSFLOW_SKIP_BROWSER:-0}" != "1" ] && ! command -v chromium >/dev/nul
 elif [ "${ACCESSFLOW_SKIP_BROWSER:-0}" != "1" ]; then
   step "chromium already installed: $(command -v chromium)"
 fi
+
 if ! command -v slapd >/dev/null 2>&1 && [ ! -x /usr/sbin/slapd ]; then
   if [ "$(id -u)" = "0" ]; then
     step "installing slapd and ldap-utils (apt) for the LDAP connector tests"

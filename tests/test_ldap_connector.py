@@ -223,6 +223,8 @@ def test_filter_injection_matches_nothing_and_is_stored_literally(ldap_directory
         assert connector.find_accounts([person("b*"), person("bob")])[0] is None
         created = connector.create_account(hostile)
         assert connector.find_account(hostile)["external_id"] == created["external_id"]
+        updated = connector.update_account(created["external_id"], {**hostile, "email": None})
+        assert updated["dn"] == created["dn"]  # the same name: no rename
         with pytest.raises(ConnectorError) as info:
             connector.update_account("*", ALICE)  # an id is a UUID or nothing
     assert "not a UUID" in info.value.message
