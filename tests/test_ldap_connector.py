@@ -2,6 +2,8 @@
 entry, found by its entryUUID after renames and moves, disabled per the configured strategy,
 listed page by page; values are escaped and the bind password never shows."""
 
+import uuid
+
 import pytest
 from ldap3.core.exceptions import (
     LDAPBusyResult,
@@ -343,3 +345,38 @@ def test_tls_verifies_the_servers_certificate(ldap_directory, scheme):  # noqa: 
         with pytest.raises(ConnectorError) as info:
             connector.test_connection()
     assert info.value.retryable is False and "CERTIFICATE_VERIFY_FAILED" in info.value.message
+
+
+def test_active_directory_settings_name_entries_by_object_guid():
+    """No Active Directory runs here: the objectGUID filter and the account read from an AD
+    answer are computed values, checked as such."""
+    ad = LdapConnector(
+        {
+            **GOOD,
+            "id_attribute": "objectGUID",
+            "disable_strategy": "ad",
+            "user_object_classes": ["user"],
+            "rdn_attribute": "cn",
+            "matching_attribute": "sAMAccountName",
+            "attribute_map": {"sAMAccountName": "username", "uid": None, "cn": "display_name"},
+        }
+    )
+    guid = uuid.UUID("01234567-89ab-cdef-0123-456789abcdef")
+    escaped = "".join(f"\\{byte:02x}" for byte in guid.bytes_le)  # stored little-endian
+    assert ad.mapping.id_filter(str(guid)) == f"(&(objectClass=user)(objectGUID={escaped}))"
+    answer = {
+        "dn": "CN=Alice Archer,OU=People,DC=example,DC=test",
+        "raw_attributes": {
+            "objectGUID": [guid.bytes_le],
+            "sAMAccountName": [b"alice"],
+            "cn": [b"Alice Archer"],
+            "userAccountControl": [b"514"],
+        },
+    }
+    account = ad.mapping.account(answer)
+    assert (account["external_id"], account["user_name"], account["active"]) == (
+        str(guid),
+        "alice",
+        False,
+    )
+    assert ad.mapping.read_attributes()[-1] == "userAccountControl"
