@@ -111,7 +111,13 @@ class EntryMapping:
             for attribute, fields in self.s.attribute_map.items():
                 if (len(fields) == 1) == single and fields[0] not in attributes:
                     values = text.get(attribute.lower()) or []
-                    attributes[fields[0]] = values[0] if values else None
+                    value = values[0] if values else None
+                    # sn filled from the username (no last name): the last name is unknown,
+                    # so a sync does not see drift where the directory has none.
+                    fallback = value is not None and any(
+                        attributes.get(field) == value for field in fields[1:]
+                    )
+                    attributes[fields[0]] = None if fallback else value
         first = text.get(self.s.matching_attribute.lower()) or []
         return {
             "external_id": external_id,

@@ -70,9 +70,17 @@ def test_an_account_is_created_as_an_entry_named_by_its_entry_uuid(ldap_director
 
 def test_a_person_without_names_gets_the_username_as_cn_and_sn(ldap_directory):  # noqa: F811
     with connector_for(ldap_directory.settings()) as connector:
-        connector.create_account({"id": "u-gina", "username": "gina", "email": None})
+        account = connector.create_account({"id": "u-gina", "username": "gina", "email": None})
     _, entry = only(ldap_directory.entries())
     assert (text(entry, "cn"), text(entry, "sn"), text(entry, "mail")) == (["gina"], ["gina"], [])
+    # Read back as the directory has it: no last name, no display name (no false drift).
+    assert account["attributes"] == {
+        "username": "gina",
+        "email": None,
+        "display_name": None,
+        "first_name": None,
+        "last_name": None,
+    }
 
 
 def test_an_existing_entry_is_linked_not_duplicated(ldap_directory):  # noqa: F811
