@@ -10,6 +10,7 @@ from engine.access import people
 from engine.audit import trail
 from engine.db import db
 from engine.directory.authentication import require_admin
+from engine.directory.connector_settings import check_connector
 from engine.directory.file_schema import ApplicationEntry, UserEntry
 from engine.directory.lookup import application_by_key, find_application
 from engine.directory.passwords import set_password
@@ -170,6 +171,7 @@ def _merged_connector(app: Application, settings: dict | None) -> dict | None:
     for key in SECRET_SETTINGS:
         if merged.get(key) in (None, "", MASK) and stored.get(key):
             merged[key] = stored[key]
+    check_connector(merged)
     return merged
 
 

@@ -10,6 +10,7 @@ from engine import encryption, settings
 from engine.audit import trail
 from engine.db import db
 from engine.directory import file_schema
+from engine.directory.connector_settings import check_connector
 from engine.directory.lookup import find_application
 from engine.directory.passwords import set_password
 from engine.errors import Invalid
@@ -158,6 +159,7 @@ def _import_applications(entries: list[dict]) -> int:
         app.approver_group = _group(entry.get("approver_group"), where)
         app.fulfiller_group = _group(entry.get("fulfiller_group"), where)
         app.workflow_key = entry.get("workflow") or "access_request"
+        check_connector(entry.get("connector"), f"{where}: connector")
         if not _same_settings(app, entry.get("connector")):
             app.connector_settings = entry.get("connector")
         app.notification_email = entry.get("notification_email")
