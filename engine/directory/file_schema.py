@@ -195,8 +195,14 @@ class Settings(Schema):
     lanes = fields.Dict(keys=Name(100), values=Name(150, required=True))
 
 
+class SodRuleEntry(Schema):
+    name = Text(200, required=True)
+    applications = fields.List(Name(100, required=True), required=True)
+
+
 class DirectoryFile(Schema):
     settings = fields.Nested(Settings)
+    sod_rules = fields.List(fields.Nested(SodRuleEntry))
     users = fields.List(fields.Nested(UserEntry))
     groups = fields.List(fields.Nested(GroupEntry))
     applications = fields.List(fields.Nested(ApplicationEntry))

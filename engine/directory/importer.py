@@ -13,7 +13,7 @@ from engine.directory import file_schema
 from engine.directory.connector_settings import check_connector
 from engine.directory.lookup import find_application
 from engine.directory.passwords import set_password
-from engine.errors import Invalid
+from engine.errors import Conflict, Invalid, NotFound
 from engine.models import Application, Group, User
 from engine.workflow import lanes
 
@@ -42,6 +42,8 @@ def import_directory(source: str | dict) -> dict:
     counts |= {
         "applications": _import_applications(data.get("applications", [])),
     }
+    if "sod_rules" in data:
+        counts["sod_rules"] = _import_sod_rules(data["sod_rules"])
     # Through the same services as the admin pages: joiners, movers and leavers follow.
     from engine.access import groups, people
 
@@ -179,6 +181,17 @@ def _import_applications(entries: list[dict]) -> int:
         except Invalid as err:
             raise Invalid(f"{where}: {err.detail}", field=err.extra.get("field")) from err
     db.session.flush()
+    return len(entries)
+
+
+def _import_sod_rules(entries: list[dict]) -> int:
+    from engine.access import sod
+
+    for index, entry in enumerate(entries):
+        try:
+            sod.add_rule(None, entry["name"], entry["applications"])
+        except (Invalid, Conflict, NotFound) as err:
+            raise Invalid(f"sod_rules[{index}] ({entry['name']}): {err.detail}") from err
     return len(entries)
 
 

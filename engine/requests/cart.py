@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.access import assignments
+from engine.access import assignments, sod
 from engine.audit import trail
 from engine.db import db, new_id
 from engine.directory.lookup import application_by_key, user_by_username
@@ -68,6 +68,9 @@ def add_to_cart(
         role = None
     else:
         guard_role(app, role)
+        why = sod.refusal(person, app)
+        if why is not None:
+            raise Invalid(why, field="application")
     line = CartItem(
         owner_id=user.id,
         application=app,

@@ -7,6 +7,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from engine.access import sod
 from engine.audit import trail
 from engine.db import db, utcnow
 from engine.errors import Conflict, Invalid, NotAllowed, NotFound, WorkflowFault
@@ -138,6 +139,11 @@ def _complete_task(user, task_id, decision, comment, account_id) -> HumanTask:
         )
     fulfils = decision == "approve" and task.kind != "approval"
     removal = task.item.account_mode == "remove"
+    if decision == "approve" and task.kind == "approval" and not removal:
+        item = task.item
+        why = sod.refusal(item.beneficiary, item.application, other_than_item=item.id)
+        if why is not None:
+            raise Conflict(why)
     # A removal ends the account on record: there is no new account id to give.
     needs_account = fulfils and not removal
     if needs_account and not (account_id or "").strip():
