@@ -1,7 +1,10 @@
 """Lanes are roles: built-in ones the engine resolves, others mapped to groups; a lane that names
 nobody is refused at deploy and at import, naming the lane and the application."""
 
+import re
+
 import pytest
+from flask import g
 from sqlalchemy import select
 
 from engine.db import db
@@ -148,3 +151,35 @@ def test_owner_and_lanes_over_the_admin_api(api, people):  # noqa: F811
     settings = root.call("PATCH", "/api/v1/admin/settings", json={"lanes": {"Audit": "nope"}})
     assert settings.status_code == 422
     assert api["alice"].call("PATCH", path, json={"owner": "alice"}).status_code == 403
+
+
+def test_an_admin_sets_owner_lanes_and_escalation_on_the_application_page(app, people):
+    act(import_directory, {"users": [{"username": "root", "password": "root-pw"}]})
+    act(import_directory, {"groups": [{"name": "security", "members": ["stan"]}]})
+    client = app.test_client()
+
+    def token(path):
+        return re.search(r'name="csrf-token" content="([^"]+)"', client.get(path).text)[1]
+
+    client.post(
+        "/login", data={"username": "root", "password": "root-pw", "csrf_token": token("/login")}
+    )
+    g.pop("csrf_token", None)  # the app context outlives the request in tests
+    page = "/admin/applications/crm"
+    assert "Save approvals" in client.get(page).text
+    form = {
+        "owner": "dora",
+        "lanes": "SecurityTeam: security",
+        "reminder_before": "P1D",
+        "escalate_after": "P3D",
+        "escalation_group": "security",
+        "csrf_token": token(page),
+    }
+    saved = client.post(f"{page}/approvals", data=form)
+    assert saved.status_code == 303
+    shown = client.get(page).text
+    assert "SecurityTeam: security" in shown and 'value="dora"' in shown
+    bad = client.post(
+        f"{page}/approvals", data={**form, "lanes": "SecurityTeam", "csrf_token": token(page)}
+    )
+    assert bad.status_code == 422 and "Lane: group" in bad.text

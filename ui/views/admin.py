@@ -9,6 +9,7 @@ from engine.access.grants import assign_users, unassign
 from engine.audit.search import audit_event_names, search_audit
 from engine.directory.admin import create_application, update_application
 from engine.directory.authentication import require_admin
+from engine.directory.lookup import group_name_of, username_of
 from engine.errors import Invalid
 from engine.models.directory import ADMINS_GROUP
 from engine.provisioning.admin import check_connection, get_application, list_applications
@@ -87,6 +88,9 @@ def application_page(key, result=None, **_):
         assignments=holdings.assignments_of(app),
         accounts=holdings.accounts_of(app),
         everyone=overview.people_to_pick(g.user),
+        owner=username_of(app.owner_user_id) or group_name_of(app.owner_group_id),
+        lanes_text="\n".join(f"{lane}: {group}" for lane, group in (app.lanes or {}).items()),
+        escalation_group=group_name_of(app.escalation_group_id),
         **_choices(),
     )
 
@@ -186,6 +190,33 @@ def admin_application_settings(key):
 
 
 FLAGS = ("enabled", "group_auto_provisioning", "allow_multiple_accounts")
+APPROVAL_FIELDS = ("owner", "approval_timeout", "reminder_before", "escalate_after")
+
+
+def parse_lanes(text: str) -> dict:
+    """The lanes editor's lines, "Lane: group", as a mapping."""
+    lanes = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        lane, _, group = line.partition(":")
+        if not lane.strip() or not group.strip():
+            raise Invalid(f"lanes line {number}: write it as Lane: group", field="lanes")
+        lanes[lane.strip()] = group.strip()
+    return lanes
+
+
+@bp.route("/admin/applications/<key>/approvals", methods=["POST"])
+@login_required
+@form_page(application_page)
+def admin_application_approvals(key):
+    data = {name: request.form.get(name, "").strip() or None for name in APPROVAL_FIELDS}
+    data["escalation_group"] = request.form.get("escalation_group", "").strip() or None
+    data["lanes"] = parse_lanes(request.form.get("lanes", "")) or None
+    with unit_of_work():
+        update_application(g.user, key, data)
+    flash("Approval settings saved.", "success")
+    return _back(key)
 
 
 @bp.route("/admin/applications/<key>/assign", methods=["POST"])
