@@ -112,8 +112,9 @@ def test_an_invalid_bpmn_is_refused_with_the_offending_element_marked(log_in, se
     dora.get_by_role("button", name="Validate").click()
     message = dora.locator("#designer-message")
     expect(message).to_have_attribute("role", "alert")
-    expect(message).to_contain_text("userTask 'fulfil_by_hand'")
-    expect(message).to_contain_text("lane 'Helpdesk' cannot be resolved")
+    # A lane is a role: "Helpdesk" would do if the applications running the process mapped it.
+    expect(message).to_contain_text("task 'fulfil_by_hand'")
+    expect(message).to_contain_text("lane 'Helpdesk' of workflow 'access_request' names nobody")
     marked = dora.locator('g.djs-element[data-element-id="fulfil_by_hand"]')
     expect(marked).to_have_class(re.compile(r"\baf-invalid\b"))
     expect(dora.locator(".af-invalid-note")).to_contain_text("fulfil_by_hand")

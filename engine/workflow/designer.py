@@ -10,7 +10,7 @@ from engine.audit import trail
 from engine.db import db, utcnow
 from engine.errors import Conflict, Invalid, NotAllowed, NotFound
 from engine.models import ProcessInstance, User, WorkflowVersion
-from engine.workflow import bpmn
+from engine.workflow import bpmn, lanes
 from engine.workflow.diff import diff_workflows
 
 
@@ -99,6 +99,7 @@ def validate_workflow(user: User, content: str) -> str:
     """Check a BPMN file as deploy would; return its process key or raise Invalid(element=...)."""
     _guard_designer(user)
     key, _spec, _subprocesses = bpmn.parse_bpmn(content)
+    lanes.check_deploy(key, content if isinstance(content, str) else content.decode())
     return key
 
 
