@@ -22,6 +22,7 @@ from scim2_models import (
 from scim2_server.handler import ScimHandler
 from scim2_server.requests import ScimRequest
 from scim2_server.routing import Operation
+from sqlalchemy.exc import OperationalError
 
 from engine.audit import trail
 from engine.db import db, utcnow
@@ -107,6 +108,10 @@ def _scim_error(err: Exception) -> SCIMException:
         return ForbiddenException(detail=err.detail)
     if isinstance(err, DomainError):
         return InvalidValueException(detail=err.detail)
+    if isinstance(err, OperationalError) and "locked" in str(err):  # SQLite: one writer
+        busy = SCIMException(detail="the directory is busy with another change; retry")
+        busy.status = 503
+        return busy
     log.exception("SCIM %s %s failed", request.method, request.path)
     db.session.rollback()
     error = SCIMException(detail="the server failed; the error is logged")

@@ -160,7 +160,10 @@ def create_person(resource) -> User:
     if user is not None:
         user.scim_deleted_at = None
         trail.record("user_restored", None, comment=REASON, user=user.username)
-        return update_person(user, resource)
+        update_person(user, resource)
+        if fields["active"] is None and not user.active:  # created again: active by default
+            lifecycle.reactivate(None, user.username, REASON)
+        return user
     user = User(username=fields["username"], active=True, modified_at=utcnow())
     for column, _, _ in COLUMNS:
         setattr(user, column, fields[column])

@@ -9,6 +9,7 @@ from scim2_models import (
     AuthenticationScheme,
     Bulk,
     ChangePassword,
+    Context,
     EnterpriseUser,
     ETag,
     Filter,
@@ -148,6 +149,12 @@ class AccessflowScimService(ScimService):
     def read_replacement(self, resource_type, body, content_type):
         body = _rewritten(body, _idp_resource)
         return super().read_replacement(resource_type, body, content_type)
+
+    def patch_response(self, base_url, resource, response_parameters):
+        """200 with the resource (RFC 7644 §3.5.2 allows it), which every IdP reads."""
+        published = self.publish(base_url, resource)
+        context = Context.RESOURCE_REPLACEMENT_RESPONSE
+        return self.resource_response(published, context, response_parameters)
 
 
 SERVICE = AccessflowScimService(PROVIDER)
