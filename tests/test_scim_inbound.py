@@ -201,3 +201,14 @@ def test_scim_and_api_tokens_are_not_interchangeable_and_a_revoked_one_stops(app
     act(revoke_scim_token, "entra")
     assert idp.get("/Users").status_code == 401
     assert client.get("/scim/v2/ServiceProviderConfig").status_code == 200  # needs no token
+
+
+def test_entra_changing_the_work_email_by_a_value_path(idp):
+    alice = person("alice")
+    response = idp.patch(
+        f"/Users/{alice.id}",
+        {"op": "Add", "path": 'emails[type eq "work"].value', "value": "alice@new.example"},
+    )
+    assert response.status_code == 200, response.get_json()
+    assert person("alice").email == "alice@new.example"
+    assert [e["value"] for e in response.get_json()["emails"]] == ["alice@new.example"]
