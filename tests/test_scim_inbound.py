@@ -212,3 +212,19 @@ def test_entra_changing_the_work_email_by_a_value_path(idp):
     assert response.status_code == 200, response.get_json()
     assert person("alice").email == "alice@new.example"
     assert [e["value"] for e in response.get_json()["emails"]] == ["alice@new.example"]
+
+
+def test_an_admin_lists_and_revokes_scim_tokens_through_the_api_without_seeing_them(app, idp):
+    client = app.test_client()
+    admin = {"Authorization": f"Bearer {act(issue_token, 'root')}"}
+    listed = client.get("/api/v1/admin/scim-tokens", headers=admin)
+    assert listed.status_code == 200
+    assert [t["name"] for t in listed.get_json()["items"]] == ["entra"]
+    assert idp.token not in listed.get_data(as_text=True)
+    alice = {"Authorization": f"Bearer {act(issue_token, 'alice')}"}
+    assert client.delete("/api/v1/admin/scim-tokens/entra", headers=alice).status_code == 403
+    assert idp.get("/Users").status_code == 200
+    assert client.delete("/api/v1/admin/scim-tokens/entra", headers=admin).status_code == 204
+    assert idp.get("/Users").status_code == 401
+    revoked = client.get("/api/v1/admin/scim-tokens", headers=admin).get_json()["items"][0]
+    assert revoked["revoked_at"] is not None

@@ -52,6 +52,7 @@ def register_api(app) -> None:
     from api.rest import (
         admin_directory,
         admin_provisioning,
+        admin_scim,
         applications,
         cart,
         health,
@@ -75,6 +76,7 @@ def register_api(app) -> None:
         health,
         admin_provisioning,
         admin_directory,
+        admin_scim,
     ):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs_page)

@@ -7,8 +7,9 @@ from sqlalchemy import select
 
 from engine.audit import trail
 from engine.db import db, utcnow
+from engine.directory.authentication import require_admin
 from engine.errors import Conflict, Invalid, NotFound
-from engine.models import ScimToken
+from engine.models import ScimToken, User
 
 PREFIX = "afscim_"  # distinct from API tokens ("af_"), so a leaked one is recognisable
 
@@ -40,8 +41,10 @@ def scim_token_for(token: str) -> ScimToken | None:
     return row
 
 
-def list_scim_tokens() -> list[dict]:
+def list_scim_tokens(actor: User | None = None) -> list[dict]:
     """Every SCIM token by name, with when it was made, last used and revoked: never the token."""
+    if actor is not None:
+        require_admin(actor, "see SCIM tokens")
     rows = db.session.scalars(select(ScimToken).order_by(ScimToken.name))
     return [
         {
@@ -54,13 +57,16 @@ def list_scim_tokens() -> list[dict]:
     ]
 
 
-def revoke_scim_token(name: str) -> bool:
-    """Revoke the token named `name`; False when it was revoked already."""
+def revoke_scim_token(name: str, actor: User | None = None) -> bool:
+    """Revoke the token named `name` (an admin's act, when `actor` is given); False when it
+    was revoked already."""
+    if actor is not None:
+        require_admin(actor, "revoke SCIM tokens")
     row = db.session.scalar(select(ScimToken).where(ScimToken.name == name))
     if row is None:
         raise NotFound(f"no SCIM token {name!r}")
     if row.revoked_at is not None:
         return False
     row.revoked_at = utcnow()
-    trail.record("scim_token_revoked", None, name=name)
+    trail.record("scim_token_revoked", actor.id if actor else None, name=name)
     return True
