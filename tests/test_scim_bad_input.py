@@ -128,3 +128,8 @@ def test_a_missing_token_is_401_with_a_challenge(app):
     response = app.test_client().get("/scim/v2/Users")
     assert_scim_error(response, 401)
     assert "Bearer" in response.headers["WWW-Authenticate"]
+
+
+def test_a_nul_character_in_the_query_is_a_scim_error_not_a_500(idp):
+    response = idp.get("/Users", query_string={"filter": 'userName eq "a\x00"'})
+    assert_scim_error(response, 400)

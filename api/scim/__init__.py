@@ -23,6 +23,7 @@ from scim2_server.handler import ScimHandler
 from scim2_server.requests import ScimRequest
 from scim2_server.routing import Operation
 from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
 
 from engine.audit import trail
 from engine.db import db, utcnow
@@ -54,6 +55,21 @@ def serve(path: str) -> Response:
         answer = _handle(scim_request)
     except Exception as err:  # every failure is a SCIM error; a bug is logged, not shown
         answer = SERVICE.error_response(_scim_error(err))
+    return _response(answer)
+
+
+@scim_bp.errorhandler(Exception)
+def _before_the_view(err: Exception) -> Response:
+    """What fails before `serve` runs (the app's NUL check, a method not served) is a SCIM
+    error too."""
+    if isinstance(err, HTTPException):
+        error = SCIMException(detail=err.description)
+        error.status = err.code or 500
+        return _response(SERVICE.error_response(error))
+    return _response(SERVICE.error_response(_scim_error(err)))
+
+
+def _response(answer) -> Response:
     body = b"" if answer.body is None else json.dumps(answer.body).encode()
     return Response(body, status=int(answer.status), headers=answer.headers)
 

@@ -75,11 +75,14 @@ class DirectoryStorage(ScimStorage):
 
     def create(self, resource_type, resource):
         if resource_type.name == "User":
-            created_id = people.create_person(resource).id
+            user = people.create_person(resource)
+            db.session.flush()
+            data = people.person_resource(user, people.groups_of([user.id])[user.id])
         else:
-            created_id = groups.create_group(resource).id
-        db.session.flush()
-        return self.get(resource_type, created_id)
+            group = groups.create_group(resource)
+            db.session.flush()
+            data = groups.group_resource(group, groups.members_of([group.id])[group.id])
+        return _model(resource_type).model_validate(data)
 
     def update(self, resource_type, resource, *, expected_version=None):
         current = self._read(resource_type, resource.id)
