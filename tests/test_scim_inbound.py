@@ -228,3 +228,11 @@ def test_an_admin_lists_and_revokes_scim_tokens_through_the_api_without_seeing_t
     assert idp.get("/Users").status_code == 401
     revoked = client.get("/api/v1/admin/scim-tokens", headers=admin).get_json()["items"][0]
     assert revoked["revoked_at"] is not None
+
+
+def test_people_are_found_by_the_groups_they_are_in(idp):
+    approvers = db.session.scalar(select(Group.id).where(Group.name == "crm-approvers"))
+    query = {"filter": f'groups[value eq "{approvers}"] or groups.value eq "none"'}
+    body = idp.get("/Users", query_string=query).get_json()
+    assert [u["userName"] for u in body["Resources"]] == ["gina"]
+    assert body["Resources"][0]["groups"][0]["display"] == "crm-approvers"

@@ -16,7 +16,7 @@ from scim2_models.path import (
     Present,
     ValuePath,
 )
-from sqlalchemy import String, and_, exists, false, func, not_, or_, select, true
+from sqlalchemy import String, and_, exists, func, not_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from engine.models import Group, User, group_members
@@ -24,14 +24,31 @@ from engine.scim.protocol import ENTERPRISE
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:"
 # Compared as they are written (RFC 7643: ids are caseExact); every other string ignores case.
-CASE_EXACT = {"id", "externalid", "members", "members.value", f"{ENTERPRISE}:manager.value"}
+CASE_EXACT = {
+    "id",
+    "externalid",
+    "members",
+    "members.value",
+    "groups",
+    "groups.value",
+    f"{ENTERPRISE}:manager.value",
+}
 
 
-def _members(user_id: ColumnElement) -> ColumnElement:
-    return exists(
-        select(group_members.c.user_id).where(group_members.c.group_id == Group.id, user_id)
-    )
+def _members(condition: ColumnElement) -> ColumnElement:
+    """A group with a member matching `condition` (on group_members.user_id)."""
+    members = select(group_members.c.user_id).where(group_members.c.group_id == Group.id)
+    return exists(members.where(condition))
 
+
+def _groups(condition: ColumnElement) -> ColumnElement:
+    """A person in a group matching `condition` (on group_members.group_id)."""
+    groups = select(group_members.c.group_id).where(group_members.c.user_id == User.id)
+    return exists(groups.where(condition))
+
+
+# Multi-valued references held in group_members: a test on them is "one of them matches".
+THROUGH = {"members": (_members, "user_id"), "groups": (_groups, "group_id")}
 
 USER_COLUMNS: dict[str, Any] = {
     "id": User.id,
@@ -49,6 +66,8 @@ USER_COLUMNS: dict[str, Any] = {
     f"{ENTERPRISE}:department": User.department,
     f"{ENTERPRISE}:manager": User.manager_id,
     f"{ENTERPRISE}:manager.value": User.manager_id,
+    "groups": group_members.c.group_id,
+    "groups.value": group_members.c.group_id,
 }
 GROUP_COLUMNS: dict[str, Any] = {
     "id": Group.id,
@@ -87,9 +106,10 @@ class SqlFilter(FilterVisitor[ColumnElement]):
 
     def visit_comparison(self, node: Comparison) -> ColumnElement:
         key, column = self.column(node.attr_path)
-        if key.startswith("members"):
-            inner = self._compare(key, group_members.c.user_id, node.op, node.value)
-            return _members(inner)
+        through = THROUGH.get(key.partition(".")[0])
+        if through is not None:
+            wrap, name = through
+            return wrap(self._compare(key, group_members.c[name], node.op, node.value))
         condition = self._compare(key, column, node.op, node.value)
         return and_(column.is_not(None), condition)
 
@@ -128,8 +148,9 @@ class SqlFilter(FilterVisitor[ColumnElement]):
 
     def visit_present(self, node: Present) -> ColumnElement:
         key, column = self.column(node.attr_path)
-        if key.startswith("members"):
-            return _members(true())
+        through = THROUGH.get(key.partition(".")[0])
+        if through is not None:
+            return through[0](true())
         if key.startswith("meta.") or key in ("active", "id"):
             return column.is_not(None)
         return and_(column.is_not(None), column != "")
@@ -180,11 +201,8 @@ def sort_column(sort_by, columns: dict[str, Any]):
     uri, _, name = text.rpartition(":") if text.lower().startswith("urn:") else ("", "", text)
     attr, _, sub = name.partition(".")
     key = attribute_key(AttrPath(attr=attr, sub_attr=sub or None, uri=uri or None))
-    if key.startswith("members") or key not in columns:
-        if key.startswith("members"):
+    if key.partition(".")[0] in THROUGH or key not in columns:
+        if key.partition(".")[0] in THROUGH:
             return None
         raise InvalidFilterException(detail=f"sorting on {key!r} is not supported")
     return columns[key]
-
-
-NOTHING = false()
