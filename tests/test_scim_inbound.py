@@ -236,3 +236,14 @@ def test_people_are_found_by_the_groups_they_are_in(idp):
     body = idp.get("/Users", query_string=query).get_json()
     assert [u["userName"] for u in body["Resources"]] == ["gina"]
     assert body["Resources"][0]["groups"][0]["display"] == "crm-approvers"
+
+
+def test_entra_setting_a_work_email_on_someone_without_one_adds_it(idp):
+    nora = idp.create_user("nora")
+    response = idp.patch(
+        f"/Users/{nora['id']}",
+        {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "nora@example.com"},
+    )
+    assert response.status_code == 200, response.get_json()
+    assert person("nora").email == "nora@example.com"
+    assert response.get_json()["emails"] == [{"type": "work", "value": "nora@example.com"}]

@@ -17,6 +17,7 @@ from scim2_models import (
     InvalidFilterException,
     InvalidSyntaxException,
     Patch,
+    PatchOperation,
     ResourceType,
     ScimProvider,
     ServiceProviderConfig,
@@ -130,6 +131,23 @@ def _operations(data: Any) -> Any:
     return data
 
 
+# Entra ID sets a typed value (`emails[type eq "work"].value`) even when no value of that type
+# exists yet; RFC 7644 would answer noTarget, Entra expects the value to be added.
+_TYPED = re.compile(r'^(emails|phoneNumbers|ims|photos)\[type eq "([^"\\]+)"\]\.(value)$', re.I)
+
+
+def _typed_value_added(current: Any, operation: Any) -> Any:
+    match = _TYPED.match(str(operation.path or ""))
+    if match is None or operation.op.value not in ("add", "replace"):
+        return operation
+    attribute, kind, sub = match.groups()
+    values = current.model_dump().get(attribute) or []
+    if any(str(v.get("type", "")).lower() == kind.lower() for v in values):
+        return operation
+    entry = {"type": kind, sub: operation.value}
+    return type(operation)(op=PatchOperation.Op("add"), path=attribute, value=[entry])
+
+
 class AccessflowScimService(ScimService):
     """scim2-server's service with bounded filters and the identity providers' PATCH shapes."""
 
@@ -149,6 +167,11 @@ class AccessflowScimService(ScimService):
     def read_replacement(self, resource_type, body, content_type):
         body = _rewritten(body, _idp_resource)
         return super().read_replacement(resource_type, body, content_type)
+
+    def apply_patch(self, current, patch_op, conditions):
+        operations = [_typed_value_added(current, op) for op in patch_op.operations or []]
+        patch_op = type(patch_op)(operations=operations)
+        return super().apply_patch(current, patch_op, conditions)
 
     def patch_response(self, base_url, resource, response_parameters):
         """200 with the resource (RFC 7644 §3.5.2 allows it), which every IdP reads."""
