@@ -247,3 +247,35 @@ def test_entra_setting_a_work_email_on_someone_without_one_adds_it(idp):
     assert response.status_code == 200, response.get_json()
     assert person("nora").email == "nora@example.com"
     assert response.get_json()["emails"] == [{"type": "work", "value": "nora@example.com"}]
+
+
+def test_deleting_a_group_ends_what_it_granted_and_hides_it(idp):
+    bob = person("bob")
+    sales = idp.create_group("sales", members=[bob.id])
+    act(access_groups.add_application, None, "sales", "crm")
+    held = select(Assignment).where(Assignment.user_id == bob.id, Assignment.ended_at.is_(None))
+    assert db.session.scalar(held) is not None
+    assert idp.delete(f"/Groups/{sales['id']}").status_code == 204
+    db.session.expire_all()
+    assert db.session.scalar(held) is None
+    assert idp.get(f"/Groups/{sales['id']}").status_code == 404
+    assert idp.get('/Groups?filter=displayName eq "sales"').get_json()["totalResults"] == 0
+
+
+def test_a_put_replaces_the_person_and_what_it_leaves_out_is_cleared(idp):
+    alice = person("alice")
+    current = idp.get(f"/Users/{alice.id}").get_json()
+    replaced = idp.put(
+        f"/Users/{alice.id}",
+        {
+            "schemas": current["schemas"],
+            "userName": "alice",
+            "displayName": "Alice A.",
+            "name": {"givenName": "Alice"},
+        },
+        headers={"If-Match": current["meta"]["version"]},
+    )
+    assert replaced.status_code == 200, replaced.get_json()
+    alice = person("alice")
+    assert (alice.display_name, alice.first_name, alice.last_name) == ("Alice A.", "Alice", None)
+    assert alice.email is None and alice.manager is None  # left out: cleared (a mover too)
