@@ -224,6 +224,8 @@ def test_an_admin_lists_and_revokes_scim_tokens_through_the_api_without_seeing_t
     alice = {"Authorization": f"Bearer {act(issue_token, 'alice')}"}
     assert client.delete("/api/v1/admin/scim-tokens/entra", headers=alice).status_code == 403
     assert idp.get("/Users").status_code == 200
+    used = client.get("/api/v1/admin/scim-tokens", headers=admin).get_json()["items"][0]
+    assert used["last_used_at"] is not None
     assert client.delete("/api/v1/admin/scim-tokens/entra", headers=admin).status_code == 204
     assert idp.get("/Users").status_code == 401
     revoked = client.get("/api/v1/admin/scim-tokens", headers=admin).get_json()["items"][0]

@@ -30,8 +30,8 @@ from engine.db import db, utcnow
 from engine.errors import Conflict, DomainError, NotAllowed, NotFound, StaleWrite
 from engine.scim import storage
 from engine.scim.protocol import MAX_BODY_BYTES, SERVICE
-from engine.scim.tokens import scim_token_for
-from engine.unit_of_work import unit_of_work
+from engine.scim.tokens import scim_token_for, touch_scim_token
+from engine.unit_of_work import after_commit, unit_of_work
 
 PREFIX = "/scim/v2"
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -87,11 +87,11 @@ def _body() -> bytes:
 def _handle(scim_request: ScimRequest):
     if SERVICE.match(scim_request).operation is Operation.service_provider_config:
         return HANDLER.handle(scim_request)
-    name = _authenticate()
     token = storage.writing.set(request.method != "GET")
     try:
-        with unit_of_work(), trail.acting_as(f"scim:{name}"):
-            return HANDLER.handle(scim_request)
+        with unit_of_work():  # the token check is part of the request's one transaction
+            with trail.acting_as(f"scim:{_authenticate()}"):
+                return HANDLER.handle(scim_request)
     finally:
         storage.writing.reset(token)
 
@@ -101,13 +101,15 @@ def _authenticate() -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise UnauthorizedException(detail="send Authorization: Bearer <SCIM token>")
-    with unit_of_work():
-        row = scim_token_for(token.strip())
-        if row is None:
-            raise UnauthorizedException(detail="the SCIM token is unknown or revoked")
-        if row.last_used_at is None or utcnow() - row.last_used_at > timedelta(minutes=1):
-            row.last_used_at = utcnow()
-        return row.name
+    row = scim_token_for(token.strip())
+    if row is None:
+        raise UnauthorizedException(detail="the SCIM token is unknown or revoked")
+    if row.last_used_at is None or utcnow() - row.last_used_at > timedelta(minutes=1):
+        # In a transaction of its own after this one: concurrent requests with one token must
+        # not queue behind a lock on its row.
+        token_id = row.id
+        after_commit(lambda: touch_scim_token(token_id))
+    return row.name
 
 
 def _scim_error(err: Exception) -> SCIMException:

@@ -3,13 +3,14 @@
 import hashlib
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from engine.audit import trail
 from engine.db import db, utcnow
 from engine.directory.authentication import require_admin
 from engine.errors import Conflict, Invalid, NotFound
 from engine.models import ScimToken, User
+from engine.unit_of_work import unit_of_work
 
 PREFIX = "afscim_"  # distinct from API tokens ("af_"), so a leaked one is recognisable
 
@@ -39,6 +40,14 @@ def scim_token_for(token: str) -> ScimToken | None:
     if row is None or row.revoked_at is not None:
         return None
     return row
+
+
+def touch_scim_token(token_id: str) -> None:
+    """Note when a token was last used, in a unit of its own."""
+    with unit_of_work():
+        db.session.execute(
+            update(ScimToken).where(ScimToken.id == token_id).values(last_used_at=utcnow())
+        )
 
 
 def list_scim_tokens(actor: User | None = None) -> list[dict]:
