@@ -133,3 +133,18 @@ def test_a_missing_token_is_401_with_a_challenge(app):
 def test_a_nul_character_in_the_query_is_a_scim_error_not_a_500(idp):
     response = idp.get("/Users", query_string={"filter": 'userName eq "a\x00"'})
     assert_scim_error(response, 400)
+
+
+@pytest.mark.parametrize(
+    "raw", [b"[" * 50000 + b"]" * 50000, b"null", b'"a string"', b"", b"\xff\xfe"]
+)
+def test_json_nested_past_any_decoder_or_not_an_object_is_a_scim_error(idp, raw):
+    for method, path in (
+        ("POST", "/Users"),
+        ("PATCH", f"/Users/{alice_id()}"),
+        ("PUT", f"/Users/{alice_id()}"),
+    ):
+        response = idp.call(
+            method, path, data=raw, headers={"Content-Type": "application/scim+json"}
+        )
+        assert_scim_error(response, 400)

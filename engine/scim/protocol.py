@@ -120,6 +120,8 @@ def _rewritten(body: bytes, change) -> bytes:
         data = json.loads(body)
     except ValueError as err:
         raise InvalidSyntaxException(detail=f"the body is not JSON: {err}") from err
+    except RecursionError as err:
+        raise InvalidSyntaxException(detail="the body nests too deep") from err
     return json.dumps(change(data)).encode()
 
 
