@@ -141,6 +141,7 @@ def test_a_nul_character_in_the_query_is_a_scim_error_not_a_500(idp):
 def test_json_nested_past_any_decoder_or_not_an_object_is_a_scim_error(idp, raw):
     for method, path in (
         ("POST", "/Users"),
+        ("POST", "/Users/.search"),
         ("PATCH", f"/Users/{alice_id()}"),
         ("PUT", f"/Users/{alice_id()}"),
     ):
