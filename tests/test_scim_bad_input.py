@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from engine.db import db
 from engine.models import User
 from engine.scim.protocol import MAX_BODY_BYTES, MAX_FILTER_CHARS
-from tests.scim_client import ERROR, USER, IdentityProvider
+from tests.scim_client import ENTERPRISE, ERROR, USER, IdentityProvider
 
 
 @pytest.fixture
@@ -149,3 +149,30 @@ def test_json_nested_past_any_decoder_or_not_an_object_is_a_scim_error(idp, raw)
             method, path, data=raw, headers={"Content-Type": "application/scim+json"}
         )
         assert_scim_error(response, 400)
+
+
+@pytest.mark.parametrize(
+    "query, status",
+    [
+        ({"count": "-1"}, 200),  # RFC 7644: a negative count is 0
+        ({"count": "abc"}, 400),
+        ({"startIndex": "0"}, 200),  # below 1 is 1
+        ({"count": str(10**12)}, 200),  # bounded by maxResults
+        ({"sortBy": "shoeSize"}, 400),
+        ({"sortBy": "emails"}, 200),
+        ({"attributes": "shoeSize"}, 200),  # an unknown attribute is simply not returned
+        ({"filter": 'meta.lastModified gt "2020-01-01T00:00:00Z"'}, 200),
+        ({"filter": 'meta.created lt "yesterday"'}, 400),
+        ({"filter": "id eq 5"}, 400),
+        ({"filter": "userName eq null"}, 200),
+        ({"filter": 'userName co "%" and userName sw "_"'}, 200),  # LIKE wildcards are text
+        ({"filter": f"{ENTERPRISE}:department pr"}, 200),
+    ],
+)
+def test_odd_list_parameters_answer_a_page_or_a_scim_error(idp, query, status):
+    response = idp.get("/Users", query_string=query)
+    if status == 400:
+        assert_scim_error(response, 400)
+    else:
+        assert response.status_code == 200, response.get_json()
+        assert len(response.get_json().get("Resources", [])) <= 200
