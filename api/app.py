@@ -10,6 +10,7 @@ from flask import Flask
 from api.config import Config, instance_home
 from api.request_body import BoundedRequest, refuse_nul_characters
 from api.rest import register_api
+from api.scim import register_scim
 from engine import encryption
 from engine.db import db, protect_sqlite_file, tune_sqlite
 from engine.unit_of_work import unit_of_work
@@ -38,6 +39,7 @@ def create_app(config: dict | None = None) -> Flask:
         protect_sqlite_file(db.engine)
         tune_sqlite(db.engine)
     register_api(app)
+    register_scim(app)
     init_ui(app)
     return app
 

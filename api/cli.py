@@ -110,6 +110,33 @@ def token(username):
         click.echo(issued)  # only once it is stored
 
 
+@main.command(name="scim-token")
+@click.argument("name", required=False)
+@click.option("--revoke", is_flag=True, help="Revoke the token NAME instead.")
+@click.option("--list", "list_", is_flag=True, help="List the tokens (never the tokens).")
+@reports_domain_errors
+def scim_token(name, revoke, list_):
+    """Print a new bearer token NAME for the inbound SCIM server at /scim/v2 (one line)."""
+    from engine.scim import tokens
+
+    if not list_ and not name:
+        raise click.UsageError("give the token a NAME (say, the identity provider's)")
+    app = _app()
+    with app.app_context():
+        with unit_of_work():
+            if list_:
+                for row in tokens.list_scim_tokens():
+                    state = f"revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else "live"
+                    click.echo(f"{row['name']}\t{state}")
+                return
+            if revoke:
+                done = tokens.revoke_scim_token(name)
+                click.echo("revoked" if done else "already revoked")
+                return
+            issued = tokens.issue_scim_token(name)
+        click.echo(issued)  # only once it is stored
+
+
 @main.command()
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @reports_domain_errors

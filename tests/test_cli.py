@@ -52,6 +52,21 @@ def test_operator_sets_up_a_database_and_gets_a_token(run, tmp_path):
 
 
 @pytest.mark.processes
+def test_an_admin_issues_lists_and_revokes_a_scim_token_for_an_identity_provider(run):
+    assert run("init").returncode == 0
+    issued = run("scim-token", "entra")
+    assert issued.returncode == 0, issued.stderr
+    lines = issued.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("afscim_") and len(lines[0]) > 40
+    again = run("scim-token", "entra")
+    assert again.returncode == 2 and "exists already" in again.stderr
+    listed = run("scim-token", "--list")
+    assert listed.stdout.strip() == "entra\tlive" and lines[0] not in listed.stdout
+    assert run("scim-token", "--revoke", "entra").stdout.strip() == "revoked"
+    assert "revoked" in run("scim-token", "--list").stdout
+
+
+@pytest.mark.processes
 def test_a_command_before_init_says_to_run_init_not_a_traceback(run):
     result = run("token", "alice")
     assert result.returncode == 2 and result.stdout == ""

@@ -53,6 +53,7 @@ def register_api(app) -> None:
         admin_directory,
         admin_provisioning,
         admin_sod,
+        admin_scim,
         applications,
         cart,
         health,
@@ -77,6 +78,7 @@ def register_api(app) -> None:
         admin_provisioning,
         admin_directory,
         admin_sod,
+        admin_scim,
     ):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs_page)

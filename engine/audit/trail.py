@@ -9,6 +9,7 @@ from engine.models import AuditEvent
 
 _INSERT = insert(AuditEvent.__table__)  # type: ignore[arg-type]  # a Table at run time
 _BATCH = "audit_batch"  # session.info key of the rows a batched() block collects
+_ACTOR_NAME = "audit_actor_name"  # session.info key of a caller that is not a person
 
 EVENTS = (
     "submitted",
@@ -49,6 +50,9 @@ def record(
     The row is written at once in the operation's transaction (so a rollback drops it too): an
     append-only row needs none of the ORM's change tracking, which costs more than the INSERT.
     """
+    acting = db.session.info.get(_ACTOR_NAME)
+    if acting is not None:
+        details.setdefault("actor_name", acting)
     row = {
         "at": utcnow(),
         "event": event,
@@ -65,6 +69,21 @@ def record(
         return
     with db.session.no_autoflush:  # nothing pending is needed first: it is flushed at commit
         db.session.execute(_INSERT, row)
+
+
+@contextmanager
+def acting_as(name: str):
+    """Name the caller in every event recorded inside (as `details.actor_name`) when it is not
+    a person, such as the SCIM token an identity provider pushes changes with."""
+    previous = db.session.info.get(_ACTOR_NAME)
+    db.session.info[_ACTOR_NAME] = name
+    try:
+        yield
+    finally:
+        if previous is None:
+            db.session.info.pop(_ACTOR_NAME, None)
+        else:
+            db.session.info[_ACTOR_NAME] = previous
 
 
 @contextmanager

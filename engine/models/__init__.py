@@ -7,6 +7,7 @@ from engine.models.jobs import ProvisioningJob
 from engine.models.lifecycle import AccessChange, Assignment, GroupApplication, Setting
 from engine.models.notices import Notice
 from engine.models.provisioning import Incident, ProvisioningLog
+from engine.models.scim import ScimToken
 from engine.models.security import LoginFailure
 from engine.models.sod import SodRule
 from engine.models.substitutes import Substitution
@@ -31,6 +32,7 @@ __all__ = [
     "ProvisioningJob",
     "ProvisioningLog",
     "RequestItem",
+    "ScimToken",
     "Setting",
     "SodRule",
     "Substitution",

@@ -44,6 +44,13 @@ class User(Model):
     task_notices: Mapped[str] = mapped_column(String(20), default="digest", server_default="digest")
     digest_pending_since: Mapped[datetime | None] = mapped_column(index=True)
     last_digest_at: Mapped[datetime | None] = mapped_column()
+    # Kept for the inbound SCIM server (engine/scim): the IdP's own id of the person, the SCIM
+    # attributes accessflow has no column for (returned as they came), when SCIM last changed
+    # the person, and when an IdP deleted them (a leaver whose row stays for the history).
+    external_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    scim_attributes: Mapped[dict | None] = mapped_column(JSON)
+    modified_at: Mapped[datetime | None] = mapped_column()
+    scim_deleted_at: Mapped[datetime | None] = mapped_column()
 
     manager: Mapped["User | None"] = relationship(remote_side=[id])
     groups: Mapped[list["Group"]] = relationship(secondary=group_members, back_populates="members")
@@ -81,6 +88,11 @@ class Group(Model):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(150), unique=True)
     description: Mapped[str | None] = mapped_column(Text)
+    # The inbound SCIM server's bookkeeping, as on User.
+    external_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    created_at: Mapped[datetime | None] = mapped_column(default=utcnow)
+    modified_at: Mapped[datetime | None] = mapped_column()
+    scim_deleted_at: Mapped[datetime | None] = mapped_column()
     members: Mapped[list[User]] = relationship(secondary=group_members, back_populates="groups")
 
 
