@@ -10,6 +10,7 @@ from engine.access import groups as access
 from engine.audit import trail
 from engine.db import db, utcnow
 from engine.models import Group, User, group_members
+from engine.models.directory import ADMINS_GROUP, DESIGNERS_GROUP
 from engine.scim.people import REASON
 from engine.scim.resources import bounded, set_or_drop, with_meta
 
@@ -19,8 +20,13 @@ CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ONE_BY_ONE = 20
 
 
+# Who administers accessflow and who designs its workflows is decided in accessflow: an IdP's
+# token must not be able to make someone an admin, so these groups are not served at all.
+RESERVED = (ADMINS_GROUP, DESIGNERS_GROUP)
+
+
 def visible():
-    return select(Group).where(Group.scim_deleted_at.is_(None))
+    return select(Group).where(Group.scim_deleted_at.is_(None), Group.name.not_in(RESERVED))
 
 
 def find_group(group_id: str, *, lock: bool = False) -> Group:
