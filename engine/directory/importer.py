@@ -14,6 +14,7 @@ from engine.directory.lookup import find_application
 from engine.directory.passwords import set_password
 from engine.errors import Invalid
 from engine.models import Application, Group, User
+from engine.sync import policy as sync_policy
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,7 @@ def _import_applications(entries: list[dict]) -> int:
         app.enabled = entry.get("enabled", True)
         app.group_auto_provisioning = entry.get("group_auto_provisioning", False)
         app.roles = entry.get("roles") or None
+        sync_policy.apply(app, entry, replace=True)
         db.session.add(app)
     db.session.flush()
     return len(entries)

@@ -104,6 +104,11 @@ class Application(Model):
     # {origin or "origin:kind": process key} for items that do not come from the cart.
     workflows: Mapped[dict | None] = mapped_column(JSON)
     quarantined_at: Mapped[datetime | None] = mapped_column()
+    # Sync: ISO-8601 duration between runs (None: PT40M), its policy (engine.sync.policy), and
+    # when the next scheduled run is due (None: now, the first full sync).
+    sync_interval: Mapped[str | None] = mapped_column(String(40))
+    sync_settings: Mapped[dict | None] = mapped_column(JSON)
+    next_sync_at: Mapped[datetime | None] = mapped_column()
 
     approver_group: Mapped[Group | None] = relationship(foreign_keys=[approver_group_id])
     fulfiller_group: Mapped[Group | None] = relationship(foreign_keys=[fulfiller_group_id])
