@@ -52,6 +52,7 @@ def register_api(app) -> None:
     from api.rest import (
         admin_directory,
         admin_provisioning,
+        admin_sync,
         applications,
         cart,
         health,
@@ -74,6 +75,7 @@ def register_api(app) -> None:
         me,
         health,
         admin_provisioning,
+        admin_sync,
         admin_directory,
     ):
         api.register_blueprint(module.blp)

@@ -86,7 +86,7 @@ def carry_out(run_id, worker_id, mailer=None, page_size=None, stop_after_pages=N
             phase, cursor = "provision", {}
         if phase == "provision":
             provision_missing(ctx, worker_id, after=cursor.get("user", ""))
-        return _finish(ctx, worker_id)
+        return _finish(ctx, worker_id, policy)
     except (LeaseLost, Interrupted) as err:
         log.info("sync run %s stopped (%s)", run_id, type(err).__name__)
         db.session.rollback()
@@ -158,8 +158,11 @@ def _after_reading(ctx: RunContext, policy: SyncPolicy, worker_id: str, allowed:
     return phase
 
 
-def _finish(ctx: RunContext, worker_id: str) -> str:
+def _finish(ctx: RunContext, worker_id: str, policy: SyncPolicy) -> str:
     with unit_of_work():
+        if not ctx.dry:  # a full run, whoever asked for it: the next is one interval away
+            app = db.session.get_one(Application, ctx.app_id)
+            app.next_sync_at = utcnow() + policy.interval
         counts = runs.add_counts(ctx.run_id, {})
         won = runs.renew(ctx.run_id, worker_id, status="succeeded", phase="done",
                          finished_at=utcnow(), lease_owner=None,
