@@ -176,3 +176,38 @@ def test_app_sync_on_the_command_line_prints_its_counts(app, people, scim_server
     assert target_user(scim_server, alice_id)["displayName"] == "Alice Archer"
     unknown = cli("nope")
     assert unknown.returncode != 0 and "nope" in unknown.stderr
+
+
+def test_the_directory_file_stores_an_application_s_sync_settings(app, people):
+    import copy
+
+    import pytest
+
+    from engine.directory.importer import import_directory
+    from engine.errors import Invalid
+    from tests.conftest import DIRECTORY
+    from tests.flow import act
+
+    directory = copy.deepcopy(DIRECTORY)
+    wiki = directory["applications"][1]
+    wiki.update(sync_interval="PT15M", provisioning_enabled=False, orphan_policy="disable",
+                deletion_threshold={"count": 5, "percent": 2.5},
+                scoping_filter='department eq "Sales" or title sw "Rep"')  # fmt: skip
+    act(import_directory, directory)
+    stored = application_by_key("wiki")
+    assert stored.sync_interval == "PT15M"
+    assert stored.sync_settings == {
+        "provisioning_enabled": False,
+        "orphan_policy": "disable",
+        "deletion_threshold": {"count": 5, "percent": 2.5},
+        "scoping_filter": 'department eq "Sales" or title sw "Rep"',
+    }
+
+    wiki.update(scoping_filter="department eq Sales")
+    with pytest.raises(Invalid) as refused:
+        act(import_directory, directory)
+    assert "applications[1] (wiki)" in refused.value.detail
+    assert "scoping_filter" in refused.value.detail
+    del wiki["scoping_filter"], wiki["orphan_policy"]
+    act(import_directory, directory)  # the file is the truth: what it leaves out is the default
+    assert "orphan_policy" not in application_by_key("wiki").sync_settings

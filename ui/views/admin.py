@@ -83,8 +83,19 @@ def application_page(key, result=None, **_):
         assignments=holdings.assignments_of(app),
         accounts=holdings.accounts_of(app),
         everyone=overview.people_to_pick(g.user),
+        sync=_sync_card(app),
         **_choices(),
     )
+
+
+def _sync_card(app) -> dict | None:
+    """What the synchronization card shows: settings, next run, the last runs."""
+    if app.kind != "connected":
+        return None
+    from engine.sync import policy, runs
+
+    return {"settings": policy.public(app), "next": app.next_sync_at,
+            "runs": runs.runs_of(None, app.key, 10)}  # fmt: skip
 
 
 def new_application_page(**_):
