@@ -35,6 +35,7 @@ class RunContext:
     required: tuple[str, ...]
     in_scope: Callable[[dict], bool] | None
     counts: dict = field(default_factory=dict)
+    linked: list = field(default_factory=list)  # (log row, report line) of this page's links
 
     def count(self, name: str, by: int = 1) -> None:
         self.counts[name] = self.counts.get(name, 0) + by
@@ -97,6 +98,11 @@ def plan_page(ctx: RunContext, accounts: list[dict]) -> None:
         ctx.count("matched")
         held = on_record.get((person.id, account["external_id"]))
         _judge(ctx, account, person, person.id in assigned, held, person.id in ever_assigned)
+    if ctx.linked:
+        db.session.flush()
+        for log, line in ctx.linked:
+            line.log_id = log.id
+        ctx.linked = []
 
 
 def _match_value(ctx: RunContext, account: dict):
@@ -171,9 +177,8 @@ def _link(ctx: RunContext, account: dict, person: User) -> None:
                           external_id=account["external_id"], operation="sync_link",
                           outcome="linked")  # fmt: skip
     db.session.add(log)
-    db.session.flush()
-    _report(ctx, "link", account, person, "an existing account, not on record", "done",
-            log_id=log.id)  # fmt: skip
+    line = _report(ctx, "link", account, person, "an existing account, not on record", "done")
+    ctx.linked.append((log, line))  # the log ids are known after one flush per page
 
 
 def _plan(ctx, action, account, person, reason, held=None, changes=None) -> None:
@@ -187,17 +192,17 @@ def _plan(ctx, action, account, person, reason, held=None, changes=None) -> None
     _report(ctx, action, account, person, reason, status, changes=details or None)
 
 
-def _report(ctx, action, account, person, reason, status="reported", **extra) -> None:
-    db.session.add(
-        SyncOperation(
-            run_id=ctx.run_id,
-            action=action,
-            status=status,
-            external_id=account.get("external_id"),
-            user_name=clean(account.get("user_name")),
-            user_id=person.id if person is not None else None,
-            reason=reason[:500],
-            at=utcnow(),
-            **extra,
-        )
+def _report(ctx, action, account, person, reason, status="reported", **extra):
+    line = SyncOperation(
+        run_id=ctx.run_id,
+        action=action,
+        status=status,
+        external_id=account.get("external_id"),
+        user_name=clean(account.get("user_name")),
+        user_id=person.id if person is not None else None,
+        reason=reason[:500],
+        at=utcnow(),
+        **extra,
     )
+    db.session.add(line)
+    return line
