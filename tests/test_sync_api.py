@@ -46,6 +46,7 @@ def test_an_admin_asks_for_a_sync_a_worker_runs_it_and_the_api_shows_its_report(
 
     run = root.get(f"{RUNS}/{started['id']}").get_json()
     assert run["status"] == "succeeded" and run["trigger"] == "manual"
+    assert run["started_at"] <= run["finished_at"]
     assert run["counts"]["orphans"] == 1 and run["counts"]["updated"] == 1
     lines = {(line["action"], line["status"], line["user_name"]) for line in run["report"]}
     assert {("orphan", "reported", "zed-ghost"), ("update", "done", "alice")} <= lines

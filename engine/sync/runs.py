@@ -9,7 +9,7 @@ and a run whose lease expired (its worker died) is taken again and resumed from 
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 
 from engine.audit import trail
 from engine.db import db, new_id, utcnow
@@ -162,7 +162,8 @@ def take_run(worker_id: str, run_id: str | None = None, lease_seconds: float = L
             status="running",
             lease_owner=worker_id,
             lease_expires_at=now + timedelta(seconds=lease_seconds),
-        )  # fmt: skip
+            started_at=func.coalesce(SyncRun.started_at, now),
+        )
         .execution_options(synchronize_session=False)
     ).rowcount
     return found if won else None
@@ -211,6 +212,7 @@ def schedule_due(worker_id: str, lease_seconds: float = LEASE_SECONDS) -> str | 
         phase="read",
         lease_owner=worker_id,
         lease_expires_at=now + timedelta(seconds=lease_seconds),
+        started_at=now,
         counts=dict.fromkeys(COUNTS, 0),
         cursor={},
     )
