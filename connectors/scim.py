@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import requests
 
-from .base import ConnectorError, HttpConnector, check_setting
+from .base import ConnectorError, HttpConnector, MissingAttribute, check_setting
 from .scim_mapping import USER_SCHEMA, UserMapping, account_from, set_path
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,9 @@ class ScimConnector(HttpConnector):
     def create_account(self, user: dict, *, looked_up: bool = False) -> dict:
         resource = {"schemas": [USER_SCHEMA]}
         # The mandatory attributes are checked before any HTTP call.
+        for field in self.required_attributes:
+            if not str(user.get(field) or "").strip():
+                raise MissingAttribute(field, f"missing mandatory attribute {field!r}")
         for path, value in self.mapping.values(user, create=True):
             set_path(resource, path, value)
         existing = None if looked_up else self.find_account(user)
