@@ -282,3 +282,20 @@ def test_a_run_whose_worker_died_is_resumed_from_its_cursor_without_a_duplicate(
         select(ProvisioningLog.external_id).where(ProvisioningLog.operation == "sync_update")
     ).all()
     assert len(updates) == len(set(updates)) == 5
+
+
+def test_two_workers_never_run_the_same_application_at_once(app, people, scim_server):
+    from tests.test_lifecycle_concurrency import _together
+
+    connect_wiki(scim_server)
+    target_account(scim_server, "alice", like=people["alice"])
+    assign(people["alice"])
+    db.session.commit()
+
+    taken = _together(app, {w: (lambda w=w: runner.run_due(w)) for w in ("w1", "w2", "w3")})
+
+    db.session.expire_all()
+    [run] = db.session.scalars(select(SyncRun)).all()
+    assert sorted(str(v) for v in taken.values()) == sorted([run.id, "None", "None"])
+    assert run.status == "succeeded" and run.counts["linked"] == 1
+    assert len(accounts_on_record(people["alice"])) == 1
