@@ -115,7 +115,28 @@ def bare_paging(base_url: str, n: int) -> float:
     return time.perf_counter() - started
 
 
+class OwnWork:
+    """Seconds a run spends judging pages (its database work, the target not counted): wraps
+    the runner's page step, so the target's own paging cost can be told apart."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._plan = runner.plan_page
+        runner.plan_page = self._timed
+
+    def _timed(self, ctx, accounts):
+        started = time.perf_counter()
+        try:
+            return self._plan(ctx, accounts)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+
+OWN = OwnWork()
+
+
 def sync_run(app, n: int, expect: str) -> float:
+    OWN.seconds = 0.0
     with app.app_context():
         started = time.perf_counter()
         run = runner.sync_now("wiki", False, "bench")
@@ -158,10 +179,12 @@ def main() -> None:
         bare = [bare_paging(base_url, n)]
         print(f"peak RSS after bare paging: {rss_mb():.0f} MB")
         initial = sync_run(app, n, "linked")
+        initial_own = OWN.seconds
         print(f"peak RSS after the initial sync: {rss_mb():.0f} MB")
-        steady = []
+        steady, steady_own = [], []
         for _ in range(args.rounds):  # interleaved, so both see the server in the same state
             steady.append(sync_run(app, n, "nothing"))
+            steady_own.append(OWN.seconds)
             bare.append(bare_paging(base_url, n))
         print(f"peak RSS after the steady runs: {rss_mb():.0f} MB")
         with app.app_context():
@@ -175,6 +198,8 @@ def main() -> None:
           f"{statistics.median(steady) / median:5.2f}x  "
           f"{1e6 * statistics.median(steady) / n:6.0f} us/account")  # fmt: skip
     print(f"bare paging                            {1e6 * median / n:6.0f} us/account")
+    print(f"own work (judging pages, no target): initial {1e6 * initial_own / n:6.0f} us/account,"
+          f" steady {1e6 * statistics.median(steady_own) / n:6.0f} us/account")  # fmt: skip
 
 
 if __name__ == "__main__":
