@@ -299,3 +299,14 @@ def test_two_workers_never_run_the_same_application_at_once(app, people, scim_se
     assert sorted(str(v) for v in taken.values()) == sorted([run.id, "None", "None"])
     assert run.status == "succeeded" and run.counts["linked"] == 1
     assert len(accounts_on_record(people["alice"])) == 1
+
+
+def test_a_user_name_matches_whatever_its_case_in_the_target(app, people, scim_server):
+    connect_wiki(scim_server)
+    target_account(scim_server, "ALICE", like=people["alice"])
+    assign(people["alice"])
+
+    run = sync()
+
+    assert (run.counts["matched"], run.counts["linked"], run.counts["orphans"]) == (1, 1, 0)
+    assert run.counts["created"] == 0

@@ -55,13 +55,18 @@ def _people(ctx: RunContext, values: list[str]) -> dict[str, User]:
     if not values:
         return {}
     column = getattr(User, "id" if ctx.match_field == "id" else ctx.match_field)
-    if ctx.match_field in CASELESS:
-        query = select(User).where(func.lower(column).in_({v.lower() for v in values}))
-    else:
-        query = select(User).where(column.in_(values))
     found: dict[str, User] = {}
-    for person in db.session.scalars(query):
-        found.setdefault(_key(ctx.match_field, getattr(person, ctx.match_field)) or "", person)
+
+    def collect(query) -> None:
+        for person in db.session.scalars(query):
+            found.setdefault(_key(ctx.match_field, getattr(person, ctx.match_field)) or "", person)
+
+    # The values as written first (the column's index answers); only those left over are
+    # looked for case-insensitively, which reads the whole table.
+    collect(select(User).where(column.in_(set(values))))
+    rest = {v for v in values if v not in found}
+    if rest and ctx.match_field in CASELESS:
+        collect(select(User).where(func.lower(column).in_(rest)))
     return found
 
 
