@@ -60,7 +60,7 @@ ORIGIN_LABELS = {
     "group": "Group membership",
     "admin": "Assigned by an administrator",
     "leaver": "Leaver (deactivation)",
-    "sync": "Sync (assigned, no account in the target)",
+    "sync": "Sync (reconciling with the target)",
 }
 
 
