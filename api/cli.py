@@ -4,6 +4,7 @@ Each command that changes something does it in one unit of work; a domain error 
 `error: <detail>` on stderr and exit code 2, in one place (`reports_domain_errors`).
 """
 
+import os
 import sys
 from functools import wraps
 
@@ -245,6 +246,28 @@ def app_resume(key):
     with _app().app_context(), unit_of_work():
         resume_application(None, key, "resumed from the command line")
     click.echo(f"{key}: provisioning resumed")
+
+
+@app.command(name="sync")
+@click.argument("key")
+@click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
+@reports_domain_errors
+def app_sync(key, dry_run):
+    """Run one sync of application KEY now and print its counts."""
+    from engine.audit.notifications import Mailer
+    from engine.sync.runner import sync_now
+
+    flask_app = _app()
+    with flask_app.app_context():
+        run = sync_now(key, dry_run, f"cli:{os.getpid()}", Mailer.from_config(flask_app.config))
+        status, counts, error, run_id = run.status, dict(run.counts), run.error, run.id
+    click.echo(f"{key}: sync {run_id} {status}{' (dry run)' if dry_run else ''}")
+    for name, value in counts.items():
+        click.echo(f"  {name}: {value}")
+    if status == "waiting_approval":
+        click.echo("  the deletion threshold stopped it: an admin allows it on the app's page")
+    if status == "failed":
+        raise click.ClickException(f"sync of {key} failed: {error}")
 
 
 @main.command(name="mail-catcher")

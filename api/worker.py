@@ -21,6 +21,7 @@ from engine.audit.notifications import Mailer
 from engine.db import db
 from engine.provisioning import jobs
 from engine.provisioning.calls import run_jobs
+from engine.sync import runner as sync_runner
 from engine.tasks import reminders
 from engine.unit_of_work import unit_of_work
 from engine.workflow.timers import fire_due_timers
@@ -164,6 +165,22 @@ class Worker:
             finally:
                 db.session.remove()
 
+    def run_syncs(self) -> int:
+        """Carry out due sync runs, one application at a time (queued or abandoned runs first,
+        then applications whose next scheduled sync is due); returns how many runs."""
+        done = 0
+        with self.app.app_context():
+            try:
+                while not self._stopping.is_set():
+                    if sync_runner.run_due(self.worker_id, self.mailer) is None:
+                        break
+                    done += 1
+            except Exception:  # a database outage: logged, the next poll tries again
+                log.exception("worker %s: running syncs failed", self.worker_id)
+            finally:
+                db.session.remove()
+        return done
+
     def send_notices(self) -> int:
         """Send the due notices of the outbox (mail to people about their access); returns how
         many were taken. A notice that fails waits for its backoff, not for this loop."""
@@ -265,6 +282,15 @@ class Worker:
             "interval",
             seconds=interval,
             id="digests",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=_now(),
+        )
+        scheduler.add_job(
+            self.run_syncs,
+            "interval",
+            seconds=max(interval, 5.0),  # a run reads a whole target: no need to ask each second
+            id="syncs",
             max_instances=1,
             coalesce=True,
             next_run_time=_now(),

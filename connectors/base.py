@@ -12,6 +12,7 @@ import logging
 import math
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
@@ -156,6 +157,10 @@ class Connector(ABC):
     def disable_account(self, external_id: str) -> dict:
         """Deactivate an account (active=false)."""
 
+    def enable_account(self, external_id: str) -> dict:
+        """Reactivate an account (active=true); connectors that can, override this."""
+        raise ConnectorError(f"{type(self).__name__} cannot enable an account", retryable=False)
+
     @abstractmethod
     def delete_account(self, external_id: str) -> None:
         """Remove an account (or only disable it, when the target must keep it)."""
@@ -163,6 +168,22 @@ class Connector(ABC):
     @abstractmethod
     def list_accounts(self) -> list[dict]:
         """Return every account of the target, following the pagination."""
+
+    # The directory field the matching attribute carries ("username", "email", "id"): sync
+    # matches a target account to a person by it.
+    matching_field = "username"
+    # Directory fields a person must have before an account is made or updated for them.
+    required_attributes: tuple[str, ...] = ()
+
+    def iter_accounts(self, page_size: int | None = None) -> Iterator[dict]:
+        """Yield every account of the target, one page at a time (memory stays flat).
+
+        Each account carries ``external_id``, ``user_name``, ``active`` and ``attributes``:
+        the account seen as directory fields (``username``, ``email``, ``first_name``,
+        ``last_name``, ``display_name``, ...) mapped back through the attribute map, so that
+        drift can be compared with the directory user. This default reads ``list_accounts``
+        at once; connectors that page stream it."""
+        yield from self.list_accounts()
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release the resources held by the connector (connections, sessions)."""

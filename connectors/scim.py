@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import requests
 
-from .base import ConnectorError, HttpConnector, check_setting
+from .base import ConnectorError, HttpConnector, MissingAttribute, check_setting
 from .scim_mapping import USER_SCHEMA, UserMapping, account_from, set_path
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,11 @@ class ScimConnector(HttpConnector):
         self.page_size = int(self.positive_setting(settings, "page_size", 100))
         self.mapping = UserMapping(settings.get("attribute_map") or {}, self.matching_attribute)
         self._patch_supported: bool | None = None  # unknown until SPC or a PATCH tells
+        self.matching_field = self.mapping.attribute_map[self.matching_attribute]
+        required = settings.get("required_attributes") or []
+        ok = isinstance(required, list) and all(isinstance(f, str) and f for f in required)
+        check_setting(ok, "'required_attributes' must be a list of directory fields")
+        self.required_attributes = tuple(required)
 
     def __repr__(self) -> str:
         return (
@@ -142,6 +148,9 @@ class ScimConnector(HttpConnector):
     def create_account(self, user: dict, *, looked_up: bool = False) -> dict:
         resource = {"schemas": [USER_SCHEMA]}
         # The mandatory attributes are checked before any HTTP call.
+        for field in self.required_attributes:
+            if not str(user.get(field) or "").strip():
+                raise MissingAttribute(field, f"missing mandatory attribute {field!r}")
         for path, value in self.mapping.values(user, create=True):
             set_path(resource, path, value)
         existing = None if looked_up else self.find_account(user)
@@ -170,6 +179,9 @@ class ScimConnector(HttpConnector):
 
     def disable_account(self, external_id: str) -> dict:
         return self._modify(external_id, [("active", False)])
+
+    def enable_account(self, external_id: str) -> dict:
+        return self._modify(external_id, [("active", True)])
 
     def _modify(self, external_id: str, values: list[tuple[str, object]]) -> dict:
         """Replace some attributes with PATCH, or GET + PUT when the target has no PATCH."""
@@ -213,17 +225,28 @@ class ScimConnector(HttpConnector):
 
     def list_accounts(self) -> list[dict]:
         accounts: dict[str, dict] = {}
-        start = 1
+        for account in self.iter_accounts():
+            accounts.setdefault(account["external_id"], account)
+        return list(accounts.values())
+
+    def iter_accounts(self, page_size: int | None = None) -> Iterator[dict]:
+        """Every account, read page by page with startIndex/count (RFC 7644 §3.4.2.4)."""
+        count = page_size or self.page_size
+        start, previous_ids = 1, None
         while True:
-            params = {"startIndex": start, "count": self.page_size}
+            params = {"startIndex": start, "count": count}
             body = self.request_json("GET", "/Users", params=params)
             resources = [r for r in body.get("Resources") or [] if isinstance(r, dict)]
-            new = [r for r in resources if r.get("id") not in accounts]
-            if resources and not new:  # a target ignoring startIndex would loop forever
+            ids = [r.get("id") for r in resources]
+            if resources and ids == previous_ids:  # a target ignoring startIndex loops forever
                 raise ConnectorError("SCIM pagination is not progressing (startIndex ignored?)")
-            accounts.update((r["id"], account_from(r)) for r in new)
+            previous_ids = ids
+            for resource in resources:
+                account = account_from(resource)
+                account["attributes"] = self.mapping.directory_fields(resource)
+                yield account
             start += len(resources)
             total = body.get("totalResults")
-            more = start <= total if isinstance(total, int) else len(resources) >= self.page_size
+            more = start <= total if isinstance(total, int) else len(resources) >= count
             if not resources or not more:
-                return list(accounts.values())
+                return

@@ -86,24 +86,53 @@ class UserMapping:
             values.append(("active", True))
         return values
 
+    def directory_fields(self, resource: dict) -> dict:
+        """The resource seen as directory fields, through the attribute map read backwards."""
+        fields = {}
+        for path, field in self.attribute_map.items():
+            value = get_path(resource, path)
+            if path == "emails":
+                value = primary_email(resource)
+            if isinstance(value, str | bool | int | float) or value is None:
+                fields[field] = value
+        return fields
+
     def match_value(self, user: dict) -> str:
         """The user's value of the matching attribute, which finds their account."""
         self.require(user, (self.matching_attribute,))
         return str(_clean(user[self.attribute_map[self.matching_attribute]]))
 
 
+def get_path(resource: dict, path: str):
+    """The value at a dotted, possibly extension-URN-prefixed, attribute path (or None)."""
+    target: object = resource
+    attribute = path
+    if path.startswith("urn:"):
+        schema, _, attribute = path.rpartition(":")
+        target = resource.get(schema) or {}
+    for part in attribute.split("."):
+        if not isinstance(target, dict):
+            return None
+        target = target.get(part)
+    return target
+
+
+def primary_email(resource: dict) -> str | None:
+    emails = [e for e in resource.get("emails") or [] if isinstance(e, dict)]
+    primary = next((e for e in emails if e.get("primary")), emails[0] if emails else {})
+    return primary.get("value")
+
+
 def account_from(resource: dict, linked: bool = False) -> dict:
     """The account a SCIM User resource describes, as connectors report accounts."""
     if not resource.get("id"):
         raise ConnectorError("SCIM response has no resource 'id'", retryable=False)
-    emails = [e for e in resource.get("emails") or [] if isinstance(e, dict)]
-    primary = next((e for e in emails if e.get("primary")), emails[0] if emails else {})
     return {
         "external_id": resource["id"],
         "user_name": resource.get("userName"),
         "active": resource.get("active") is not False,  # absent means active
         "linked": linked,
-        "email": primary.get("value"),
+        "email": primary_email(resource),
         "display_name": resource.get("displayName"),
         "scim_external_id": resource.get("externalId"),
         "resource": resource,

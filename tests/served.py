@@ -76,7 +76,7 @@ class Server:
             try:
                 if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # a loaded machine: slow start
                 time.sleep(0.2)
         raise AssertionError("the server did not come up:\n" + self.server_log())
 

@@ -576,3 +576,34 @@ def test_bad_settings_raise_config_errors(settings):
         connector_for(settings)
     assert info.value.retryable is False
     assert "pw" not in str(info.value)
+
+
+def test_required_attributes_refuse_a_create_before_any_call_and_iter_accounts_maps_back(
+    scim_server,
+):
+    session = CountingSession()
+    settings = make_settings(scim_server, required_attributes=["department"], page_size=2)
+    conn = ScimConnector(settings, session=session)
+    with pytest.raises(MissingAttribute) as info:
+        conn.create_account(make_user("alice"))
+    assert info.value.attribute == "department" and session.calls == []
+    conn.create_account(make_user("alice", department="Sales"))
+    conn.create_account(make_user("bob", department="Sales"))
+    conn.create_account(make_user("carol", department="Sales"))
+    session.calls.clear()
+
+    accounts = list(conn.iter_accounts())
+
+    assert [m for m, _ in session.calls] == ["GET", "GET"]  # pages of 2: 2 + 1
+    alice = next(a for a in accounts if a["user_name"] == "alice")
+    assert alice["attributes"] == {
+        "username": "alice",
+        "first_name": "Alice",
+        "last_name": "Liddell",
+        "display_name": "Alice Liddell",
+        "email": "alice@example.org",
+        "id": make_user("alice")["id"],
+    }
+    assert alice["active"] is True and alice["external_id"]
+    with pytest.raises(ConnectorError):
+        ScimConnector(make_settings(scim_server, required_attributes="department"))

@@ -44,6 +44,10 @@ EVENT_LABELS = {
     "workflow_resumed": "resumed the item's workflow",
     "secrets_reencrypted": "re-encrypted connector secrets",
     "sign_in_throttled": "throttled sign-ins after repeated failures",
+    "sync_requested": "asked for a sync of the application",
+    "sync_allowed": "allowed a sync past its deletion threshold",
+    "sync_finished": "finished a sync of the application",
+    "account_reconciled": "reconciled an account with the target",
 }
 MODE_LABELS = {
     "create": "Create new account",
@@ -56,6 +60,7 @@ ORIGIN_LABELS = {
     "group": "Group membership",
     "admin": "Assigned by an administrator",
     "leaver": "Leaver (deactivation)",
+    "sync": "Sync (reconciling with the target)",
 }
 
 

@@ -52,8 +52,9 @@ def register_api(app) -> None:
     from api.rest import (
         admin_directory,
         admin_provisioning,
-        admin_sod,
         admin_scim,
+        admin_sod,
+        admin_sync,
         applications,
         cart,
         health,
@@ -76,6 +77,7 @@ def register_api(app) -> None:
         me,
         health,
         admin_provisioning,
+        admin_sync,
         admin_directory,
         admin_sod,
         admin_scim,

@@ -256,6 +256,24 @@ class AdminApplicationSchema(ApplicationSchema):
     reminder_before = fields.String(allow_none=True)
     escalate_after = fields.String(allow_none=True)
     escalation_group = Computed(lambda app: group_name_of(app.escalation_group_id))
+    sync = fields.Method(
+        "_sync",
+        metadata={"description": "sync settings (defaults filled in), next_sync_at, last_run"},
+    )
+
+    def _sync(self, app):
+        if app.kind != "connected":
+            return None
+        from engine.sync import policy, runs
+
+        last = runs.last_run(app)
+        return {
+            **policy.public(app),
+            "next_sync_at": UtcDateTime()._serialize(app.next_sync_at, None, None),
+            "last_run": None
+            if last is None
+            else {"id": last.id, "status": last.status, "counts": last.counts},
+        }
 
 
 class ApplicationIn(Schema):
@@ -295,6 +313,11 @@ class ApplicationIn(Schema):
         allow_none=True,
         metadata={"description": "write-only secrets: send ******** (or omit one) to keep it"},
     )
+    sync_interval = Text(allow_none=True, metadata={"description": "ISO-8601, default PT40M"})
+    provisioning_enabled = strict_bool(metadata={"description": "off: sync only reports"})
+    orphan_policy = fields.String(metadata={"description": "report (default) or disable"})
+    deletion_threshold = fields.Dict(metadata={"description": '{"count": 20, "percent": 10}'})
+    scoping_filter = Text(allow_none=True, metadata={"description": 'department eq "Sales"'})
 
 
 class ApplicationPatch(ApplicationIn):

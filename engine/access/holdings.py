@@ -64,8 +64,42 @@ def assignments_of(app: Application, include_ended: bool = False) -> Sequence[As
 
 
 def accounts_of(app: Application) -> list[dict]:
-    """The accounts on record in an application, with their holder; `orphan` marks an account
-    no person holds (sync reports those once it reads the target)."""
+    """The accounts on record in an application, with their holder, then the accounts the last
+    finished sync found in the target that no person matches (`orphan`, status `orphan`)."""
+    return _on_record(app) + _orphans(app)
+
+
+def _orphans(app: Application) -> list[dict]:
+    from engine.models import SyncOperation, SyncRun
+
+    last = db.session.scalar(
+        select(SyncRun.id)
+        .where(SyncRun.application_id == app.id, SyncRun.status == "succeeded")
+        .order_by(SyncRun.finished_at.desc(), SyncRun.id)
+        .limit(1)
+    )
+    if last is None:
+        return []
+    rows = db.session.scalars(
+        select(SyncOperation)
+        .where(SyncOperation.run_id == last, SyncOperation.action == "orphan")
+        .order_by(SyncOperation.id)
+    )
+    return [
+        {
+            "user": None,
+            "external_id": row.external_id,
+            "status": "orphan",
+            "origin": "target",
+            "orphan": True,
+            "since": row.at,
+            "ended_at": None,
+        }  # fmt: skip
+        for row in rows
+    ]
+
+
+def _on_record(app: Application) -> list[dict]:
     rows = db.session.execute(
         select(Account, User.username)
         .outerjoin(User, User.id == Account.user_id)

@@ -39,6 +39,10 @@ EVENTS = (
     "workflow_resumed",
     "secrets_reencrypted",
     "sign_in_throttled",
+    "sync_requested",
+    "sync_allowed",
+    "sync_finished",
+    "account_reconciled",
 )
 
 

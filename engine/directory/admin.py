@@ -17,6 +17,7 @@ from engine.directory.passwords import set_password
 from engine.errors import Conflict, Invalid, NotFound
 from engine.models import Application, Group, User
 from engine.models.directory import SECRET_SETTINGS
+from engine.sync import policy as sync_policy
 from engine.workflow import lanes
 
 USER_FIELDS = ("email", "display_name", "first_name", "last_name", "department", "title")
@@ -155,6 +156,7 @@ def _apply(app: Application, entry: dict, raw: dict) -> set[str]:
     if "connector" in raw:
         app.connector_settings = _merged_connector(app, entry.get("connector"))
         changed.add("connector")
+    changed |= sync_policy.apply(app, entry)
     if app.kind == "connected" and not app.connector_settings:
         raise Invalid("a connected application needs connector settings", field="connector")
     return changed

@@ -9,12 +9,15 @@ import unicodedata
 from datetime import timedelta
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validates_schema
-from marshmallow.validate import OneOf
+from marshmallow.validate import OneOf, Range
 
 from engine import durations
 from engine.errors import Invalid
+from engine.sync import scoping
 
 APP_KINDS = ("connected", "disconnected", "sso")
+# What a sync does with an account nobody should hold: only report it, or disable it too.
+ORPHAN_POLICIES = ("report", "disable")
 # Longest approval_timeout accepted: a longer one is a typo, and an absurd one overflows dates.
 MAX_APPROVAL_TIMEOUT_DAYS = 365
 ENTRY_NAMES = {"users": "username", "groups": "name", "applications": "key"}
@@ -155,6 +158,29 @@ class Question(Schema):
     required = Flag()
 
 
+class DeletionThreshold(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    count = fields.Integer(strict=True, validate=Range(0, 1_000_000))
+    percent = fields.Float(validate=Range(0, 100))
+
+
+class ScopingFilter(fields.String):
+    """Attribute rules such as `department eq "Sales"` (engine.sync.scoping), checked now."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_none=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            scoping.parse(text)
+        except Invalid as err:
+            raise ValidationError(err.detail) from err
+        return text.strip() or None
+
+
 class ApplicationEntry(Schema):
     key = Name(100, required=True)
     name = Text(200)
@@ -178,6 +204,12 @@ class ApplicationEntry(Schema):
     escalation_group = Name(150)
     max_duration = Duration(3650)
     sync_interval = Duration(365)
+    provisioning_enabled = Flag()
+    orphan_policy = fields.String(
+        validate=OneOf(ORPHAN_POLICIES, error=f"must be one of {', '.join(ORPHAN_POLICIES)}")
+    )
+    deletion_threshold = fields.Nested(DeletionThreshold)
+    scoping_filter = ScopingFilter()
 
     @validates_schema
     def _connected_needs_a_connector(self, entry, **_kwargs):

@@ -15,6 +15,7 @@ from engine.directory.lookup import find_application
 from engine.directory.passwords import set_password
 from engine.errors import Conflict, Invalid, NotFound
 from engine.models import Application, Group, User
+from engine.sync import policy as sync_policy
 from engine.workflow import lanes
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,7 @@ def _import_applications(entries: list[dict]) -> int:
         app.enabled = entry.get("enabled", True)
         app.group_auto_provisioning = entry.get("group_auto_provisioning", False)
         app.roles = entry.get("roles") or None
+        sync_policy.apply(app, entry, replace=True)
         try:
             lanes.set_owner(app, entry.get("owner"))
             app.lanes = lanes.checked_mapping(entry.get("lanes"))

@@ -11,6 +11,7 @@ from engine.models.scim import ScimToken
 from engine.models.security import LoginFailure
 from engine.models.sod import SodRule
 from engine.models.substitutes import Substitution
+from engine.models.sync import SyncOperation, SyncRun
 from engine.models.workflow import HumanTask, ProcessInstance, WorkflowVersion
 
 __all__ = [
@@ -36,6 +37,8 @@ __all__ = [
     "Setting",
     "SodRule",
     "Substitution",
+    "SyncOperation",
+    "SyncRun",
     "User",
     "WorkflowVersion",
     "group_members",

@@ -130,6 +130,11 @@ class Application(Model):
     escalate_after: Mapped[str | None] = mapped_column(String(40))
     escalation_group_id: Mapped[str | None] = mapped_column(ForeignKey("groups.id"))
     quarantined_at: Mapped[datetime | None] = mapped_column()
+    # Sync: ISO-8601 duration between runs (None: PT40M), its policy (engine.sync.policy), and
+    # when the next scheduled run is due (None: now, the first full sync).
+    sync_interval: Mapped[str | None] = mapped_column(String(40))
+    sync_settings: Mapped[dict | None] = mapped_column(JSON)
+    next_sync_at: Mapped[datetime | None] = mapped_column()
 
     approver_group: Mapped[Group | None] = relationship(foreign_keys=[approver_group_id])
     fulfiller_group: Mapped[Group | None] = relationship(foreign_keys=[fulfiller_group_id])

@@ -91,8 +91,19 @@ def application_page(key, result=None, **_):
         owner=username_of(app.owner_user_id) or group_name_of(app.owner_group_id),
         lanes_text="\n".join(f"{lane}: {group}" for lane, group in (app.lanes or {}).items()),
         escalation_group=group_name_of(app.escalation_group_id),
+        sync=_sync_card(app),
         **_choices(),
     )
+
+
+def _sync_card(app) -> dict | None:
+    """What the synchronization card shows: settings, next run, the last runs."""
+    if app.kind != "connected":
+        return None
+    from engine.sync import policy, runs
+
+    return {"settings": policy.public(app), "next": app.next_sync_at,
+            "runs": runs.runs_of(None, app.key, 10)}  # fmt: skip
 
 
 def new_application_page(**_):

@@ -1,0 +1,1 @@
+"""Sync: reading a connected application's accounts and reconciling them with assignments."""
