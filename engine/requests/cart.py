@@ -26,6 +26,7 @@ from engine.models import (
 )
 from engine.models.access import ACCOUNT_MODES
 from engine.provisioning import accounts
+from engine.requests.drafts import ItemDraft
 from engine.unit_of_work import savepoint
 from engine.workflow import faults, instances
 from engine.workflow.bpmn import latest_version
@@ -308,23 +309,17 @@ def _open_items_for(lines: list[CartItem]) -> dict[str, str]:
 
 def _open_item(request: AccessRequest, position: int, line: CartItem, key: str) -> RequestItem:
     """Turn one cart line into an item (its process instance is started by the caller)."""
-    item = RequestItem(
-        id=new_id(),
-        request=request,
-        request_id=request.id,
-        position=position,
-        requester_id=request.requester.id,
+    item = ItemDraft(
         requester=request.requester,
-        beneficiary_id=line.beneficiary_id,
         beneficiary=line.beneficiary,
-        application_id=line.application_id,
         application=line.application,
         account_mode=line.account_mode,
         justification=line.justification,
         role=line.role,
         account_id=line.account_id,
-        open_key=key,
-    )
+        request=request,
+        position=position,
+    ).build()
     db.session.add(item)
     trail.record("submitted", request.requester.id, item=item, comment=line.justification)
     return item

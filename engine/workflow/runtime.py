@@ -153,6 +153,12 @@ def remember_after_commit(instance: ProcessInstance, workflow: BpmnWorkflow) -> 
     unit_of_work.after_commit(lambda: _keep(instance.id, instance.version, workflow))
 
 
+def keep_all(started: list[tuple[str, BpmnWorkflow]]) -> None:
+    """Keep newly started workflows (version 1) once their unit committed: the last LIVE_LIMIT."""
+    for instance_id, workflow in started[-LIVE_LIMIT:]:
+        _keep(instance_id, 1, workflow)
+
+
 def _keep(instance_id: str, version: int, workflow: BpmnWorkflow) -> None:
     _live[instance_id] = (version, workflow)
     _live.move_to_end(instance_id)
