@@ -5,6 +5,10 @@ fulfillers, a single sign-on app is done at once, a designer's broken flow fails
 All of them are started by the one change, and the rows written in bulk are the real thing:
 the saved state loads and the fulfillers finish the work from it."""
 
+import json
+from datetime import datetime, timedelta
+
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from sqlalchemy import func, select
 
 from engine.access import changes
@@ -149,3 +153,25 @@ def test_a_change_that_cannot_start_every_item_writes_nothing(app, people):
     assert change.status == "failed" and "not_deployed" in change.error
     for model in (Assignment, RequestItem, ProcessInstance, HumanTask):
         assert _count(model) == 0, model.__tablename__
+
+
+def test_the_saved_state_is_the_document_spiffworkflow_itself_writes(people):
+    version = bpmn.latest_version("grant")
+    workflow = runtime.new_workflow(version, {"origin": "group", "application_kind": "x"})
+    [task] = runtime.waits(workflow)[0]
+    task.data.update(
+        when=datetime(2026, 12, 2, 10, 0),
+        nested={"span": timedelta(days=2), "ids": ["a", "b"], 3: "three"},
+        tags={"one"},
+    )
+    own = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(runtime._config))
+
+    saved = runtime.dump_state(workflow)
+
+    assert json.loads(saved) == json.loads(json.dumps(own.to_dict(workflow), cls=own._encoder_cls))
+    restored = runtime.SERIALIZER.from_dict(
+        json.loads(saved), spec=workflow.spec, subprocess_specs=workflow.subprocess_specs
+    )
+    data = restored.get_task_from_id(task.id).data
+    assert data["when"] == datetime(2026, 12, 2, 10, 0)
+    assert data["nested"]["span"] == timedelta(days=2)
