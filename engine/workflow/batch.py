@@ -1,4 +1,4 @@
-"""Starting thousands of items' processes in one transaction (a group grant).
+"""Starting many items' processes in one transaction (a group grant, a cart submit).
 
 Each workflow still runs on its own, to its first wait; what changes is the writing. Rather than
 an ORM object per row flushed one by one, `StartBatch` collects plain rows and `write()` sends
@@ -6,6 +6,8 @@ one INSERT of many rows per table (items, instances, tasks, jobs), in the caller
 An item whose workflow ends or fails on its way to the first wait is left to the ordinary path
 (`instances.start_instance`), which knows how to finish it or open its incident.
 """
+
+from collections import deque
 
 from sqlalchemy import insert
 
@@ -26,7 +28,8 @@ class StartBatch:
 
     def __init__(self) -> None:
         self.rows: dict[object, list[dict]] = {table: [] for table in TABLES}
-        self.live: list[tuple[str, object]] = []  # (instance id, workflow) kept after commit
+        # (instance id, workflow) to keep after the commit: only as many as the cache holds.
+        self.live: deque[tuple[str, object]] = deque(maxlen=runtime.LIVE_LIMIT)
 
     def start(self, draft: ItemDraft, version: WorkflowVersion, **submitted) -> bool:
         """Start the draft's process to its first wait and queue its rows (and its `submitted`
@@ -86,6 +89,7 @@ class StartBatch:
                 if rows:
                     db.session.execute(insert(table), rows)  # type: ignore[arg-type]
                     rows.clear()
-        live, self.live = self.live, []
+        live = list(self.live)
+        self.live.clear()
         if live:
             unit_of_work.after_commit(lambda: runtime.keep_all(live))

@@ -7,6 +7,7 @@ import time
 from collections import OrderedDict
 from datetime import UTC, datetime
 from types import ModuleType
+from typing import Any
 from uuid import UUID
 
 import orjson
@@ -185,7 +186,7 @@ def remember_after_commit(instance: ProcessInstance, workflow: BpmnWorkflow) -> 
     unit_of_work.after_commit(lambda: _keep(instance.id, instance.version, workflow))
 
 
-def keep_all(started: list[tuple[str, BpmnWorkflow]]) -> None:
+def keep_all(started: list[tuple[str, Any]]) -> None:
     """Keep newly started workflows (version 1) once their unit committed: the last LIVE_LIMIT."""
     for instance_id, workflow in started[-LIVE_LIMIT:]:
         _keep(instance_id, 1, workflow)
