@@ -56,10 +56,29 @@ def item_draft(
     )
 
 
-def start_item(person: User, app: Application, **draft) -> RequestItem:
-    """Open an item for `person` (the arguments of `item_draft`) and start its process; the
-    caller made sure the slot is free."""
-    item = item_draft(person, app, **draft)
+def start_item(
+    person: User,
+    app: Application,
+    *,
+    origin: str,
+    account_mode: str,
+    actor: User | None = None,
+    reason: str | None = None,
+    role: str | None = None,
+    assignment_id: str | None = None,
+) -> RequestItem:
+    """Open an item for `person` (see `item_draft`) and start its process; the caller made
+    sure the slot is free."""
+    item = item_draft(
+        person,
+        app,
+        origin=origin,
+        account_mode=account_mode,
+        actor=actor,
+        reason=reason,
+        role=role,
+        assignment_id=assignment_id,
+    )
     return _start(item, _version(item, {}))
 
 
