@@ -12,7 +12,9 @@ Timed: `changes.run_due`, the worker's path: lease the change, apply it in one t
 In the same round, bare SpiffWorkflow starts N × 5 instances of the same `grant` BPMN in memory
 (to their first wait, nothing saved): the baseline the ratio is taken against.
 Prints, per size and database: seconds, items/s, ms/item and the ratio apply / bare,
-min/median/max over the rounds. `--profile` prints a cProfile of one apply instead.
+min/median/max over the rounds, and the same ratio in this process's CPU time (steadier on a
+shared machine; the database server's CPU is not in it). `--profile` prints a cProfile of one
+apply instead.
 """
 
 import argparse
@@ -46,10 +48,10 @@ BPMN = (Path(__file__).resolve().parent.parent / "workflows" / "grant.bpmn").rea
 APPS = 5
 
 
-def bare_seconds(n: int) -> float:
-    """Start n instances of the grant process to their first wait, in memory."""
+def bare_seconds(n: int) -> tuple[float, float]:
+    """Start n instances of the grant process to their first wait, in memory: (wall, CPU) s."""
     _, spec, subprocesses = parse_bpmn(BPMN)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for i in range(n):
         workflow = BpmnWorkflow(spec, subprocesses, script_engine=runtime.SCRIPT_ENGINE)
         for task in workflow.get_tasks(state=TaskState.READY):
@@ -66,7 +68,7 @@ def bare_seconds(n: int) -> float:
                 approval_timeout="P14D",
             )
         workflow.do_engine_steps()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 def prepared_app(url: str, people: int):
@@ -112,17 +114,18 @@ def queue_join(app, name: str, people: int) -> None:
         db.session.remove()
 
 
-def apply_seconds(app, name: str, people: int, profile: bool = False) -> float:
+def apply_seconds(app, name: str, people: int, profile: bool = False) -> tuple[float, float]:
+    """(wall, CPU) seconds of the worker applying `people` joins (this process's CPU only)."""
     queue_join(app, name, people)
     profiler = cProfile.Profile() if profile else None
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with app.app_context():
         if profiler:
             profiler.enable()
         assert changes.run_due("bench") == 1
         if profiler:
             profiler.disable()
-        elapsed = time.perf_counter() - started
+        elapsed = time.perf_counter() - started, time.process_time() - cpu
         group_id = db.session.scalar(select(Group.id).where(Group.name == name))
         change = db.session.scalar(select(AccessChange).where(AccessChange.group_id == group_id))
         made = db.session.scalar(
@@ -133,6 +136,7 @@ def apply_seconds(app, name: str, people: int, profile: bool = False) -> float:
         db.session.remove()
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
     return elapsed
 
 
@@ -161,16 +165,20 @@ def main() -> None:
             items = n * APPS
             seconds = {kind: [] for kind in kinds}
             ratios = {kind: [] for kind in kinds}
+            cpu_ratios = {kind: [] for kind in kinds}
             bare_all = []
             for number in range(1, args.rounds + 1):
-                bare = bare_seconds(items)
+                bare, bare_cpu = bare_seconds(items)
                 bare_all.append(bare)
                 line = f"{n:5d} people ({items:6d} items), round {number}: bare {bare:6.2f} s"
                 for kind, app in apps.items():
-                    took = apply_seconds(app, f"g{n}r{number}", n)
+                    took, cpu = apply_seconds(app, f"g{n}r{number}", n)
                     seconds[kind].append(took)
                     ratios[kind].append(took / bare)
-                    line += f"  {kind} {took:7.2f} s ({took / bare:.2f}×)"
+                    cpu_ratios[kind].append(cpu / bare_cpu)
+                    line += (
+                        f"  {kind} {took:7.2f} s ({took / bare:.2f}×, CPU {cpu / bare_cpu:.2f}×)"
+                    )
                 print(line, flush=True)
             bare_ms = statistics.median(bare_all) / items * 1000
             print(f"{n:5d} people: bare {bare_ms:.3f} ms/item (median)")
@@ -179,7 +187,7 @@ def main() -> None:
                     f"{n:5d} people: {kind} s {spread(seconds[kind])}, "
                     f"items/s {spread([items / s for s in seconds[kind]])}, "
                     f"ms/item {spread([s / items * 1000 for s in seconds[kind]])}, "
-                    f"apply/bare {spread(ratios[kind])}",
+                    f"apply/bare {spread(ratios[kind])}, CPU apply/bare {spread(cpu_ratios[kind])}",
                     flush=True,
                 )
         for app in apps.values():

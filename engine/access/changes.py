@@ -9,7 +9,7 @@ import gc
 import logging
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 
 from engine import settings
 from engine.access import assignments
@@ -32,6 +32,7 @@ from engine.unit_of_work import unit_of_work
 
 log = logging.getLogger(__name__)
 LEASE_SECONDS = 600.0
+_INSERT_ASSIGNMENTS = insert(Assignment.__table__)  # type: ignore[arg-type]  # a Table at run time
 
 
 def queue(group: Group, actor_id: str | None, reason: str) -> AccessChange:
@@ -89,33 +90,39 @@ def _apply(group: Group, actor: User | None, reason: str) -> dict:
             counts["unassigned"] += 1
             if key not in wanted:
                 ended.append(assignment)
+    db.session.flush()  # the ended rows free their active keys for the rows inserted below
     held = _held(group)  # (user, app) pairs held from another source, or with an account
     busy = _open_slots(group)
-    versions: dict = {}
     starts = sorted(wanted - set(k for k, a in current.items() if a.ended_at is None))
-    with db.session.no_autoflush:  # the loop reads nothing it writes: one flush at its end
+    new_assignments, drafts = [], []
+    with db.session.no_autoflush:  # the loop reads nothing it writes
         for user_id, app_id in starts:
             grant, person = grants[app_id], members[user_id]
             app = grant.application
             if not app.enabled:
                 continue  # out of the catalog: no new access through the group either
-            assignment = _assign(person, app, group, grant.role, actor_id, reason)
-            counts["assigned"] += 1
+            row = _assignment(person, app, group, grant.role, actor_id, reason)
+            new_assignments.append(row)
             if (user_id, app_id) in held or f"{user_id}:{app_id}" in busy:
                 continue  # the person has the access already, or an item in flight brings it
-            access_items.start_item(
-                person,
-                app,
-                origin="group",
-                account_mode="create",
-                actor=actor,
-                reason=f"member of {group.name}",
-                role=grant.role,
-                assignment_id=assignment.id,
-                versions=versions,
+            drafts.append(
+                access_items.item_draft(
+                    person,
+                    app,
+                    origin="group",
+                    account_mode="create",
+                    actor=actor,
+                    reason=f"member of {group.name}",
+                    role=grant.role,
+                    assignment_id=row["id"],
+                )
             )
             busy.add(f"{user_id}:{app_id}")
-            counts["items"] += 1
+        if new_assignments:  # one INSERT of many rows, in this transaction
+            db.session.execute(_INSERT_ASSIGNMENTS, new_assignments)
+        access_items.start_items(drafts)
+    counts["assigned"] += len(new_assignments)
+    counts["items"] += len(drafts)
     db.session.flush()
     for assignment in ended:
         person = db.session.get_one(User, assignment.user_id)
@@ -130,32 +137,36 @@ def _apply(group: Group, actor: User | None, reason: str) -> dict:
     return counts
 
 
-def _assign(person, app, group, role, actor_id, reason) -> Assignment:
-    """A group assignment, written without the per-row lookups `assignments.grant` makes."""
-    assignment = Assignment(
-        id=new_id(),
-        user_id=person.id,
-        application_id=app.id,
-        application=app,
-        role=role,
-        source="group",
-        source_id=group.id,
-        active_key=active_key(person.id, app.id, "group", group.id),
-        created_by_id=actor_id,
-        reason=f"member of {group.name}: {reason}",
-    )
-    db.session.add(assignment)
+def _assignment(person, app, group, role, actor_id, reason) -> dict:
+    """The row of a group assignment (written with the others of the batch), its event recorded;
+    without the per-row lookups `assignments.grant` makes."""
+    now = utcnow()
+    row = {
+        "id": new_id(),
+        "user_id": person.id,
+        "application_id": app.id,
+        "role": role,
+        "source": "group",
+        "source_id": group.id,
+        "active_key": active_key(person.id, app.id, "group", group.id),
+        "item_id": None,
+        "created_at": now,
+        "created_by_id": actor_id,
+        "reason": f"member of {group.name}: {reason}",
+        "starts_at": now,
+        "ends_at": None,
+    }
     trail.record(
         "access_assigned",
         actor_id,
-        assignment_id=assignment.id,
+        assignment_id=row["id"],
         user=person.username,
         application=app.key,
         source="group",
         group=group.name,
         role=role,
     )
-    return assignment
+    return row
 
 
 def _group_apps(group: Group) -> list[GroupApplication]:
@@ -240,7 +251,10 @@ def run(change_id: str, worker_id: str) -> dict | None:
     """Apply a change this worker holds, in one transaction; a failure is kept on the row."""
     try:
         with unit_of_work():
-            change = db.session.get(AccessChange, change_id, with_for_update=_pg())
+            # Fresh from the row: `take` leased it with an UPDATE the session did not see.
+            change = db.session.get(
+                AccessChange, change_id, with_for_update=_pg(), populate_existing=True
+            )
             if change is None or change.lease_owner != worker_id or change.status != "running":
                 return None
             group = db.session.get_one(Group, change.group_id, with_for_update=_pg())
@@ -253,7 +267,7 @@ def run(change_id: str, worker_id: str) -> dict | None:
     except Exception as err:
         log.exception("access change %s failed", change_id)
         with unit_of_work():
-            change = db.session.get(AccessChange, change_id)
+            change = db.session.get(AccessChange, change_id, populate_existing=True)
             if change is not None and change.lease_owner == worker_id:
                 change.status = "failed" if change.attempts >= 3 else "queued"
                 change.error = f"{type(err).__name__}: {err}"[:2000]

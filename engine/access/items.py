@@ -4,23 +4,55 @@ They run BPMN like every change: the application names the process for each orig
 kind), by default the shipped `grant` flow (no approval) and `removal` flow.
 """
 
+from collections.abc import Iterable
+
 from sqlalchemy import select
 
 from engine.access import assignments
 from engine.access.policy import workflow_for
 from engine.audit import trail
-from engine.db import db, new_id
+from engine.db import db
 from engine.errors import Invalid
 from engine.models import Application, RequestItem, User, WorkflowVersion
 from engine.provisioning import accounts
 from engine.requests import items
+from engine.requests.drafts import ItemDraft
 from engine.workflow import faults, instances
+from engine.workflow.batch import StartBatch
 from engine.workflow.bpmn import latest_version
 
 
 def open_item(user_id: str, application_id: str) -> RequestItem | None:
     return db.session.scalar(
         select(RequestItem).where(RequestItem.open_key == f"{user_id}:{application_id}")
+    )
+
+
+def item_draft(
+    person: User,
+    app: Application,
+    *,
+    origin: str,
+    account_mode: str,
+    actor: User | None = None,
+    reason: str | None = None,
+    role: str | None = None,
+    assignment_id: str | None = None,
+    account_id: str | None = None,
+) -> ItemDraft:
+    """The item a change opens for `person`. The requester is the person who made the change
+    (the beneficiary when nobody did, as for an import): the rule that nobody decides an item
+    they asked for, or that is for them, holds."""
+    return ItemDraft(
+        requester=actor or person,
+        beneficiary=person,
+        application=app,
+        account_mode=account_mode,
+        origin=origin,
+        role=role,
+        assignment_id=assignment_id,
+        account_id=account_id,
+        justification=reason,
     )
 
 
@@ -34,43 +66,54 @@ def start_item(
     reason: str | None = None,
     role: str | None = None,
     assignment_id: str | None = None,
-    account_id: str | None = None,
-    versions: dict[str, WorkflowVersion | None] | None = None,
 ) -> RequestItem:
-    """Open an item for `person` and start its process; the caller made sure the slot is free.
-
-    The requester is the person who made the change (the beneficiary when nobody did, as for
-    an import): the rule that nobody decides an item they asked for, or that is for them, holds.
-    `versions` caches the workflow lookups of a batch."""
-    requester = actor or person
-    item = RequestItem(
-        id=new_id(),
-        request_id=None,
-        requester_id=requester.id,
-        requester=requester,
-        beneficiary_id=person.id,
-        beneficiary=person,
-        application_id=app.id,
-        application=app,
-        account_mode=account_mode,
+    """Open an item for `person` (see `item_draft`) and start its process; the caller made
+    sure the slot is free."""
+    item = item_draft(
+        person,
+        app,
         origin=origin,
+        account_mode=account_mode,
+        actor=actor,
+        reason=reason,
         role=role,
         assignment_id=assignment_id,
-        account_id=account_id,
-        justification=reason,
-        open_key=f"{person.id}:{app.id}",
     )
-    db.session.add(item)
-    trail.record("submitted", requester.id, item=item, comment=reason, origin=origin)
-    key = workflow_for(app, origin, item.kind)
-    versions = {} if versions is None else versions
+    return _start(item, _version(item, {}))
+
+
+def start_items(drafts: Iterable[ItemDraft]) -> None:
+    """Open many items and start their processes (a group grant), each workflow looked up once
+    and the rows written with one INSERT per table; the caller made sure the slots are free."""
+    batch, versions = StartBatch(), dict[str, WorkflowVersion | None]()
+    for draft in drafts:
+        version = _version(draft, versions)
+        if not batch.start(draft, version, origin=draft.origin):
+            _start(draft, version)  # it ends or fails at once: the ordinary path handles it
+    batch.write()
+
+
+def _version(draft: ItemDraft, versions: dict[str, WorkflowVersion | None]) -> WorkflowVersion:
+    key = workflow_for(draft.application, draft.origin, draft.kind)
     if key not in versions:
         with db.session.no_autoflush:
             versions[key] = latest_version(key)
-    if versions[key] is None:
-        raise Invalid(f"no workflow {key!r} is deployed for {app.name}", field="application")
-    instance, fault = instances.start_instance(item, versions[key])
+    version = versions[key]
+    if version is None:
+        name = draft.application.name
+        raise Invalid(f"no workflow {key!r} is deployed for {name}", field="application")
+    return version
+
+
+def _start(draft: ItemDraft, version: WorkflowVersion) -> RequestItem:
+    item = draft.build()
+    db.session.add(item)
+    trail.record(
+        "submitted", item.requester_id, item=item, comment=item.justification, origin=item.origin
+    )
+    instance, fault = instances.start_instance(item, version)
     if fault is not None:
+        db.session.flush()  # the item's row first: no relationship orders its incident after it
         faults.record_workflow_fault(instance, fault.detail)
     return item
 

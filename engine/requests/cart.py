@@ -26,8 +26,11 @@ from engine.models import (
 )
 from engine.models.access import ACCOUNT_MODES
 from engine.provisioning import accounts
+from engine.requests.drafts import ItemDraft
+from engine.tasks import candidates
 from engine.unit_of_work import savepoint
 from engine.workflow import faults, instances
+from engine.workflow.batch import StartBatch
 from engine.workflow.bpmn import latest_version
 
 log = logging.getLogger(__name__)
@@ -232,26 +235,41 @@ def _open_items(request: AccessRequest, lines: list[CartItem]) -> None:
     """Turn every cart line into an item and start its process instance.
 
     The guards read the database once for the whole cart, each workflow's newest version is
-    looked up once, and the rows are written at commit, one batch per table."""
+    looked up once, each group's members once, and the rows are written with one INSERT per
+    table (`StartBatch`); an item whose workflow ends or fails at once takes the ordinary path."""
     open_items = _open_items_for(lines)
     held = _accounts_for(lines)
     versions: dict[str, WorkflowVersion | None] = {}
-    with trail.batched():
+    batch = StartBatch()
+    with trail.batched(), candidates.cached():
         for position, line in enumerate(lines):
             _guard_enabled(line.application)  # disabled since the line was added
             _recheck_account(line, held.get((line.beneficiary_id, line.application_id), []))
             key = _open_key(line)
             _guard_no_open_item(open_items.get(key), line)
-            item = _open_item(request, position, line, key)
-            open_items[key] = item.id  # a second line for the same slot in this cart
+            draft = _draft(request, position, line)
+            open_items[key] = draft.id  # a second line for the same slot in this cart
             workflow_key = line.application.workflow_key
             if workflow_key not in versions:
                 with db.session.no_autoflush:  # the pending items are not needed by this lookup
                     versions[workflow_key] = latest_version(workflow_key)
-            instance, fault = instances.start_instance(item, versions[workflow_key])
-            if fault is not None:  # the designer's workflow failed: the item goes to an incident
-                faults.record_workflow_fault(instance, fault.detail)
+            version = versions[workflow_key]
+            if version is None or not batch.start(draft, version):
+                _start(draft, version)
             db.session.delete(line)
+        db.session.flush()  # the request row, which the batch's items refer to
+        batch.write()
+    db.session.expire(request, ["items"])  # read again, with the items written in bulk
+
+
+def _start(draft: ItemDraft, version: WorkflowVersion | None) -> None:
+    """The ordinary path: an ORM item, its instance started (and an incident if it fails)."""
+    item = draft.build()
+    db.session.add(item)
+    trail.record("submitted", item.requester_id, item=item, comment=item.justification)
+    instance, fault = instances.start_instance(item, version)
+    if fault is not None:  # the designer's workflow failed: the item goes to an incident
+        faults.record_workflow_fault(instance, fault.detail)
 
 
 def _recheck_account(line: CartItem, held: Sequence[Account]) -> None:
@@ -309,28 +327,19 @@ def _open_items_for(lines: list[CartItem]) -> dict[str, str]:
     return {key: item_id for key, item_id in rows if key in keys}
 
 
-def _open_item(request: AccessRequest, position: int, line: CartItem, key: str) -> RequestItem:
-    """Turn one cart line into an item (its process instance is started by the caller)."""
-    item = RequestItem(
-        id=new_id(),
-        request=request,
-        request_id=request.id,
-        position=position,
-        requester_id=request.requester.id,
+def _draft(request: AccessRequest, position: int, line: CartItem) -> ItemDraft:
+    """The item one cart line becomes (its process is started by the caller)."""
+    return ItemDraft(
         requester=request.requester,
-        beneficiary_id=line.beneficiary_id,
         beneficiary=line.beneficiary,
-        application_id=line.application_id,
         application=line.application,
         account_mode=line.account_mode,
         justification=line.justification,
         role=line.role,
         account_id=line.account_id,
-        open_key=key,
+        request=request,
+        position=position,
     )
-    db.session.add(item)
-    trail.record("submitted", request.requester.id, item=item, comment=line.justification)
-    return item
 
 
 def _guard_no_open_item(open_item_id: str | None, line: CartItem) -> None:

@@ -18,6 +18,7 @@ from engine.models import (
     RequestItem,
     WorkflowVersion,
 )
+from engine.requests.drafts import ItemDraft
 from engine.tasks.candidates import resolve_candidates
 from engine.workflow import runtime
 from engine.workflow.bpmn import latest_version
@@ -57,7 +58,7 @@ def start_instance(
     return instance, fault
 
 
-def initial_data(item: RequestItem) -> dict:
+def initial_data(item: "RequestItem | ItemDraft") -> dict:
     """What expressions in the BPMN may read about the item: names and kinds, no secrets."""
     return {
         "item_id": item.id,
@@ -119,40 +120,49 @@ def _sync(instance, workflow, open_tasks, open_jobs) -> None:
             row.status = "cancelled"
             row.completed_at = utcnow()
     known = {row.spiff_task_id for row in open_tasks}
-    kinds = []
-    for task_id, task in ready.items():
-        kind = TASK_KINDS.get(
-            task.task_spec.name, "fulfillment" if task.task_spec.lane == "Fulfiller" else "approval"
-        )
-        kinds.append(kind)
+    kinds = [task_kind(task) for task in ready.values()]
+    due_at = runtime.next_timer_at(workflow) if len(known) < len(ready) else None
+    for (task_id, task), kind in zip(ready.items(), kinds, strict=True):
         if task_id not in known:
-            _create_task_row(instance, item, task, kind, runtime.next_timer_at(workflow))
+            row = HumanTask(**task_columns(instance.id, item, task, kind, due_at))
+            row.instance = instance  # orders its INSERT after a new instance's in one flush
+            db.session.add(row)
     if waiting:
         _queue_jobs(instance, item, workflow, waiting, open_jobs)
     _set_item_status(item, workflow, kinds, bool(waiting))
 
 
-def _create_task_row(instance, item, task, kind, due_at) -> None:
-    user_id, group_id = resolve_candidates(task.task_spec.lane, item, task.task_spec.name)
-    row = HumanTask(
-        id=new_id(),
-        instance_id=instance.id,
-        instance=instance,
-        item_id=item.id,
-        spiff_task_id=str(task.id),
-        spec_name=task.task_spec.name,
-        title=task.task_spec.bpmn_name or task.task_spec.name,
-        lane=task.task_spec.lane,
-        kind=kind,
-        candidate_user_id=user_id,
-        candidate_group_id=group_id,
-        requester_id=item.requester_id,
-        beneficiary_id=item.beneficiary_id,
-        application_id=item.application_id,
-        due_at=due_at,  # the instance's next timer: the task's deadline in the shipped BPMN
+def task_kind(task) -> str:
+    """approval, fulfillment or failed_provisioning: what a ready human task asks for."""
+    spec = task.task_spec
+    return TASK_KINDS.get(spec.name, "fulfillment" if spec.lane == "Fulfiller" else "approval")
+
+
+def task_columns(instance_id: str, item, task, kind: str, due_at) -> dict:
+    """The columns of a new task row for a ready human task (its candidates resolved), and its
+    `task_created` event recorded."""
+    spec = task.task_spec
+    user_id, group_id = resolve_candidates(spec.lane, item, spec.name)
+    row = {
+        "id": new_id(),
+        "instance_id": instance_id,
+        "item_id": item.id,
+        "spiff_task_id": str(task.id),
+        "spec_name": spec.name,
+        "title": spec.bpmn_name or spec.name,
+        "lane": spec.lane,
+        "kind": kind,
+        "candidate_user_id": user_id,
+        "candidate_group_id": group_id,
+        "requester_id": item.requester_id,
+        "beneficiary_id": item.beneficiary_id,
+        "application_id": item.application_id,
+        "due_at": due_at,  # the instance's next timer: the task's deadline in the shipped BPMN
+    }
+    trail.record(
+        "task_created", None, item=item, task_id=row["id"], lane=row["lane"], title=row["title"]
     )
-    db.session.add(row)
-    trail.record("task_created", None, item=item, task_id=row.id, lane=row.lane, title=row.title)
+    return row
 
 
 def _queue_jobs(instance, item, workflow, waiting, open_jobs) -> None:
@@ -165,23 +175,31 @@ def _queue_jobs(instance, item, workflow, waiting, open_jobs) -> None:
         ).all()
     queued = {job.spiff_task_id for job in open_jobs}
     for task in waiting:
-        if str(task.id) in queued:
-            continue
-        job = ProvisioningJob(
-            id=new_id(),
-            item_id=item.id,
-            instance_id=instance.id,
-            instance=instance,
-            application_id=item.application_id,
-            spiff_task_id=str(task.id),
-            operation=task.task_spec.operation_name,
-            params=_service_parameters(task),
-        )
-        db.session.add(job)
-        trail.record("provisioning_queued", None, item=item, job_id=job.id, operation=job.operation)
+        if str(task.id) not in queued:
+            job = ProvisioningJob(**job_columns(instance.id, item, task, service_parameters(task)))
+            job.instance = instance
+            db.session.add(job)
 
 
-def _service_parameters(task) -> dict:
+def job_columns(instance_id: str, item, task, params: dict) -> dict:
+    """The columns of a new job for a service task waiting on a worker (with its evaluated
+    parameters), its `provisioning_queued` event recorded."""
+    row = {
+        "id": new_id(),
+        "item_id": item.id,
+        "instance_id": instance_id,
+        "application_id": item.application_id,
+        "spiff_task_id": str(task.id),
+        "operation": task.task_spec.operation_name,
+        "params": params,
+    }
+    trail.record(
+        "provisioning_queued", None, item=item, job_id=row["id"], operation=row["operation"]
+    )
+    return row
+
+
+def service_parameters(task) -> dict:
     """The service task's parameters, evaluated; a failing one is the workflow's fault."""
     try:
         evaluated = task.task_spec.evaluate_params(task)
@@ -204,14 +222,17 @@ def _set_item_status(item, workflow, kinds, provisioning) -> None:
             assignments.item_fulfilled(item)
             if newly:
                 notify.item_fulfilled(item)
-    elif "failed_provisioning" in kinds:
-        item.status = "failed"
-    elif "fulfillment" in kinds:
-        item.status = "pending_fulfillment"
-    elif provisioning:
-        item.status = "provisioning"
     else:
-        item.status = "pending_approval"
+        item.status = waiting_status(kinds, provisioning)
+
+
+def waiting_status(kinds: list[str], provisioning: bool) -> str:
+    """The status of an item whose workflow waits on tasks of these kinds (and on a job)."""
+    if "failed_provisioning" in kinds:
+        return "failed"
+    if "fulfillment" in kinds:
+        return "pending_fulfillment"
+    return "provisioning" if provisioning else "pending_approval"
 
 
 def close_incidents(item_id: str, resolution: str, actor_id: str | None = None) -> None:
