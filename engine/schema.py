@@ -16,5 +16,7 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str) -> None:
-    """Bring the schema at `url` to the newest migration (creating it when empty)."""
-    command.upgrade(alembic_config(url), "head")
+    """Bring the schema at `url` to the newest migration (creating it when empty).
+
+    Every head: migrations written side by side on branches share a parent until re-chained."""
+    command.upgrade(alembic_config(url), "heads")

@@ -259,6 +259,13 @@ class ApplicationIn(Schema):
     kind = fields.String(metadata={"description": "connected, disconnected or sso"})
     enabled = strict_bool()
     group_auto_provisioning = strict_bool()
+    max_duration = Text(
+        allow_none=True,
+        metadata={
+            "description": "ISO 8601 duration (P90D): the longest end date a request may ask"
+        },
+    )
+    require_end_date = strict_bool()
     approver_group = Text(allow_none=True)
     fulfiller_group = Text(allow_none=True)
     workflow = Text()

@@ -18,8 +18,8 @@ from engine.models import Application, Group, User
 from engine.models.directory import SECRET_SETTINGS
 
 USER_FIELDS = ("email", "display_name", "first_name", "last_name", "department", "title")
-APP_FIELDS = ("name", "description", "notification_email", "approval_timeout")
-APP_FLAGS = ("enabled", "group_auto_provisioning", "allow_multiple_accounts")
+APP_FIELDS = ("name", "description", "notification_email", "approval_timeout", "max_duration")
+APP_FLAGS = ("enabled", "group_auto_provisioning", "allow_multiple_accounts", "require_end_date")
 MASK = "********"
 
 

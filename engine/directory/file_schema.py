@@ -7,6 +7,7 @@ the file. Fields planned but not built yet are type-checked and ignored.
 
 import re
 import unicodedata
+from datetime import timedelta
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validates_schema
 from marshmallow.validate import OneOf
@@ -84,15 +85,28 @@ class Duration(fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
-        match = _DURATION.fullmatch(text) if len(text) <= 40 else None
-        if match is None:
+        length = duration_of(text)
+        if length is None:
             example = "such as P14D or PT12H"
             raise ValidationError(f"{text[:40]!r} is not an ISO-8601 duration {example}")
-        years, months, weeks, days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-        total = years * 365 + months * 31 + weeks * 7 + days + (hours + minutes / 60) / 24
-        if total + seconds / 86400 > self.max_days:
+        if length > timedelta(days=self.max_days):
             raise ValidationError(f"must be at most {self.max_days} days (P{self.max_days}D)")
         return text
+
+
+def duration_of(text: str) -> timedelta | None:
+    """The length of an ISO-8601 duration ("P90D", "P1Y", "PT12H"), a year counted as 365 days
+    and a month as 31 (the longer reading: a limit is never shorter than it says); None when
+    `text` is not one."""
+    match = _DURATION.fullmatch(text) if len(text) <= 40 else None
+    if match is None:
+        return None
+    years, months, weeks, days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    days += years * 365 + months * 31 + weeks * 7
+    try:
+        return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError:  # beyond any date: no limit anyone meant
+        return None
 
 
 class Connector(fields.Dict):
@@ -177,6 +191,7 @@ class ApplicationEntry(Schema):
     roles = fields.List(fields.Nested(Role))
     questions = fields.List(fields.Nested(Question))
     max_duration = Duration(3650)
+    require_end_date = Flag()
     sync_interval = Duration(365)
 
     @validates_schema

@@ -155,6 +155,8 @@ def _import_applications(entries: list[dict]) -> int:
             app.connector_settings = entry.get("connector")
         app.notification_email = entry.get("notification_email")
         app.approval_timeout = entry.get("approval_timeout")
+        app.max_duration = entry.get("max_duration")
+        app.require_end_date = entry.get("require_end_date", False)
         app.enabled = entry.get("enabled", True)
         app.group_auto_provisioning = entry.get("group_auto_provisioning", False)
         app.roles = entry.get("roles") or None

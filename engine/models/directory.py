@@ -104,6 +104,10 @@ class Application(Model):
     # {origin or "origin:kind": process key} for items that do not come from the cart.
     workflows: Mapped[dict | None] = mapped_column(JSON)
     quarantined_at: Mapped[datetime | None] = mapped_column()
+    # Time-bound access: the longest a request may ask for (ISO-8601 duration, None: no limit),
+    # and whether every request must name an end date.
+    max_duration: Mapped[str | None] = mapped_column(String(40))
+    require_end_date: Mapped[bool] = mapped_column(default=False, server_default="0")
 
     approver_group: Mapped[Group | None] = relationship(foreign_keys=[approver_group_id])
     fulfiller_group: Mapped[Group | None] = relationship(foreign_keys=[fulfiller_group_id])
