@@ -18,6 +18,7 @@ from engine.directory.lookup import application_by_key
 from engine.errors import Invalid
 from engine.models import Account, Assignment, AuditEvent, Notice, RequestItem
 from engine.requests import cart
+from engine.requests.end_dates import describe
 from tests import provisioning_support as support
 from tests import scim_server as server_plugin
 from tests.flow import act, decide, open_task
@@ -265,7 +266,7 @@ def test_reminders_go_7_and_1_days_before_each_once_to_holder_and_manager(app, p
             if not p.is_multipart()
         }
         assert link in body["text/plain"] and link in body["text/html"]
-        assert ends.strftime("%Y-%m-%d") in message["Subject"]
+        assert describe(ends) in message["Subject"]  # "through <the last day>"
     assert db.session.get(Assignment, assignment.id).reminder_days == 1
     notices = db.session.scalars(select(Notice).where(Notice.kind == "expiry_reminder")).all()
     assert len(notices) == 4

@@ -17,6 +17,7 @@ from engine.audit import notices, trail
 from engine.db import db, utcnow
 from engine.errors import Invalid
 from engine.models import Assignment
+from engine.requests.end_dates import describe
 
 DEFAULT_DAYS = (7, 1)
 BATCH = 200
@@ -90,12 +91,12 @@ def renew_url(base_url: str, assignment: Assignment) -> str:
 
 def _notify(assignment: Assignment, before: int, base_url: str) -> None:
     person, app = assignment.user, assignment.application
-    when = assignment.ends_at.strftime("%Y-%m-%d %H:%M UTC") if assignment.ends_at else "?"
+    when = describe(assignment.ends_at) if assignment.ends_at else "soon"
     link = renew_url(base_url, assignment)
     name = person.display_name or person.username
-    lines = [(person, f"Your access to {app.name} ends on {when}.")]
+    lines = [(person, f"Your access to {app.name} lasts {when}.")]
     if person.manager is not None and person.manager.active:
-        lines.append((person.manager, f"{name}'s access to {app.name} ends on {when}."))
+        lines.append((person.manager, f"{name}'s access to {app.name} lasts {when}."))
     for recipient, sentence in lines:
         text = (
             f"{sentence}\n\nTo keep it, ask for a renewal (it goes through the usual approval):"

@@ -74,5 +74,17 @@ def check_end_date(
         )
 
 
+def describe(moment: datetime) -> str:
+    """An end in words: "through 2026-12-31" for a date's end, else the exact UTC time."""
+    if moment.time() == time():
+        return f"through {(moment - timedelta(days=1)).date().isoformat()}"
+    return f"until {moment.strftime('%Y-%m-%d %H:%M')} UTC"
+
+
+def last_day(moment: datetime) -> date:
+    """The last day the access lasts (what a date input shows for this end)."""
+    return (moment - timedelta(microseconds=1)).date()
+
+
 def _shown(moment: datetime) -> str:
     return moment.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
