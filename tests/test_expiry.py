@@ -297,3 +297,37 @@ def test_expire_due_handles_a_batch_at_a_time(app, people):
     assert act(expiry.expire_due, later, 2) == 2
     assert act(expiry.expire_due, later, 2) == 1
     assert act(expiry.expire_due, later, 2) == 0
+
+
+def test_a_worker_that_was_down_sends_only_the_nearest_reminder(app, people):
+    granted_crm(people, end_date=in_days(20))
+    assignment = active_assignment(people["bob"], "crm")
+    scan(app, assignment.ends_at - timedelta(hours=12))  # inside both windows at once
+    reminded = db.session.get(Assignment, assignment.id)
+    assert reminded.reminder_days == 1
+    sent = db.session.scalars(select(Notice.subject).where(Notice.kind == "expiry_reminder"))
+    assert len(sent.all()) == 2  # bob and mark, once
+    scan(app, assignment.ends_at - timedelta(hours=6))
+    assert len(db.session.scalars(select(Notice)).all()) == 2
+
+
+def test_the_directory_file_sets_the_maximum_and_the_requirement(people):
+    act(
+        import_directory,
+        {
+            "applications": [
+                {"key": "crm", "name": "CRM", "max_duration": "P30D", "require_end_date": True}
+            ]
+        },
+    )
+    crm = application_by_key("crm")
+    assert (crm.max_duration, crm.require_end_date) == ("P30D", True)
+    with pytest.raises(Invalid) as refused:
+        cart.add_to_cart(people["alice"], "crm", "bob", end_date=in_days(31))
+    assert refused.value.extra["field"] == "end_date"
+
+
+def test_the_worker_schedules_the_expiry_scan_every_poll(app):
+    scheduler = Worker(app).scheduler(1.0)
+    [job] = [j for j in scheduler.get_jobs() if j.id == "expiry"]
+    assert job.trigger.interval == timedelta(seconds=1)

@@ -48,7 +48,8 @@ class Assignment(Model):
     created_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     reason: Mapped[str | None] = mapped_column(Text)
     starts_at: Mapped[datetime] = mapped_column(default=utcnow)
-    ends_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Read through ix_assignments_ending (active rows only) by the expiry and reminder scans.
+    ends_at: Mapped[datetime | None] = mapped_column()
     ended_at: Mapped[datetime | None] = mapped_column()
     ended_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     ended_reason: Mapped[str | None] = mapped_column(Text)

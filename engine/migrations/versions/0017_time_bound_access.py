@@ -25,6 +25,9 @@ def upgrade() -> None:
     )
     op.add_column("assignments", sa.Column("reminder_days", sa.Integer(), nullable=True))
     op.add_column("assignments", sa.Column("reminded_at", sa.DateTime(), nullable=True))
+    # The full index on ends_at gives way to one on active rows only: ended rows keep their
+    # (past) end date, and a scan for due ends would otherwise wade through all of them.
+    op.drop_index("ix_assignments_ends_at", table_name="assignments")
     op.create_index(
         "ix_assignments_ending",
         "assignments",
@@ -36,6 +39,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_assignments_ending", table_name="assignments")
+    op.create_index("ix_assignments_ends_at", "assignments", ["ends_at"])
     with op.batch_alter_table("assignments") as batch:
         batch.drop_column("reminded_at")
         batch.drop_column("reminder_days")
