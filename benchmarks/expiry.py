@@ -167,13 +167,16 @@ def plan(app) -> str:
         return "; ".join(r[0].strip() for r in rows)
 
 
-def scan_seconds(app, due: int) -> float:
+def scan_seconds(app, due: int) -> tuple[float, float]:
+    """(seconds of the poll with `due` to expire and to remind, seconds of the next, idle one)."""
     worker = Worker(app)
     started = time.perf_counter()
     ended, reminded = worker.expire_access()
     seconds = time.perf_counter() - started
     assert (ended, reminded) == (due, due), (ended, reminded)
-    return seconds
+    started = time.perf_counter()
+    assert worker.expire_access() == (0, 0)
+    return seconds, time.perf_counter() - started
 
 
 def main() -> None:
@@ -185,7 +188,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     for kind in args.database.split(","):
-        medians = {}
+        medians, idle_medians = {}, {}
         for size in sizes:
             with database_url(kind) as url:
                 app = fresh_app(url)
@@ -193,14 +196,17 @@ def main() -> None:
                 due_ids = load(app, size, args.due)
                 print(f"{kind} {size:,}: loaded in {time.perf_counter() - started:.0f} s")
                 print(f"  plan: {plan(app)}")
-                times = []
+                times, idle = [], []
                 for _ in range(args.rounds):
-                    times.append(scan_seconds(app, args.due))
+                    busy, quiet = scan_seconds(app, args.due)
+                    times.append(busy)
+                    idle.append(quiet * 1000)
                     reset(app, due_ids)
                 medians[size] = statistics.median(times)
+                idle_medians[size] = statistics.median(idle)
                 print(
                     f"  scan ({args.due} expired + {args.due} reminded) s min/median/max: "
-                    f"{spread(times)}"
+                    f"{spread(times)}; idle poll ms: {spread(idle)}"
                 )
                 with app.app_context():
                     db.engine.dispose()
@@ -208,7 +214,8 @@ def main() -> None:
             small, big = sizes[0], sizes[-1]
             print(
                 f"{kind}: median scan {big:,} / {small:,} rows = "
-                f"{medians[big] / medians[small]:.2f}"
+                f"{medians[big] / medians[small]:.2f}; idle poll "
+                f"{idle_medians[big] / idle_medians[small]:.2f}"
             )
 
 

@@ -117,3 +117,11 @@ def test_an_admin_assignment_carries_an_end_date(api):  # noqa: F811
         "/api/v1/admin/applications/crm/assignments", {"users": ["stan"], "end_date": in_days(-1)}
     )
     assert past.status_code == 422 and past.get_json()["field"] == "end_date"
+
+
+def test_the_api_document_describes_the_expiring_list(app):
+    spec = app.test_client().get("/api/openapi.json").get_json()
+    operation = spec["paths"]["/api/v1/admin/assignments"]["get"]
+    assert "expiring_within" in [p["name"] for p in operation["parameters"]]
+    cart_line = spec["components"]["schemas"]["CartLineIn"]["properties"]
+    assert "end_date" in cart_line

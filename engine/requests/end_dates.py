@@ -29,10 +29,10 @@ def parse_end_date(value: str | None) -> datetime | None:
         if len(text) > 40 or "T" not in text.upper():
             raise ValueError(text)
         moment = datetime.fromisoformat(text)
-    except (ValueError, OverflowError) as err:
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError) as err:  # overflow: an offset beyond year 1 or 9999
         raise Invalid(f"end_date must be {FORMATS}", field="end_date") from err
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment
 
 
