@@ -33,6 +33,8 @@ class Config:
     SMTP_HOST = os.environ.get("ACCESSFLOW_SMTP_HOST", "127.0.0.1")
     SMTP_PORT = int(os.environ.get("ACCESSFLOW_SMTP_PORT", "25"))
     MAIL_FROM = os.environ.get("ACCESSFLOW_MAIL_FROM", "accessflow@localhost")
+    # ISO-8601 duration between a person's new-task digests; PT0S: each on the next poll.
+    DIGEST_INTERVAL = os.environ.get("ACCESSFLOW_DIGEST_INTERVAL", "PT5M")
     # Where links in mail point: the address people open accessflow at.
     BASE_URL = os.environ.get("ACCESSFLOW_BASE_URL", "http://localhost:8000")
     # Days before an assignment's end date that its holder and their manager are reminded.

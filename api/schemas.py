@@ -98,6 +98,16 @@ class TasksQuery(PageQuery):
         validate=validate.OneOf(INBOX_SCOPES),
         metadata={"description": "all; claimable (unclaimed or mine); mine (claimed by me)"},
     )
+    application = Text(
+        validate=validate.Length(1, 100), metadata={"description": "only this application's"}
+    )
+    beneficiary = Text(
+        validate=validate.Length(1, 150), metadata={"description": "only for this person"}
+    )
+    lane = Text(validate=validate.Length(1, 100), metadata={"description": "only this lane's"})
+    overdue = fields.Boolean(
+        load_default=False, metadata={"description": "only tasks past their due date"}
+    )
     status = fields.String(
         load_default="open",
         validate=validate.OneOf(("open", "completed")),
@@ -339,6 +349,44 @@ class MeSchema(Schema):
     manager = Computed(through("manager.username"))
     groups = ComputedList(fields.String(), lambda user: sorted(user.group_names))
     is_admin = fields.Boolean()
+    task_notices = fields.String(
+        metadata={"description": "how new tasks are told: digest, immediate or none"}
+    )
+
+
+class PreferencesIn(Schema):
+    task_notices = fields.String(
+        required=True,
+        validate=validate.OneOf(("digest", "immediate", "none")),
+        metadata={"description": "digest (one mail per interval), immediate, or none"},
+    )
+
+
+class SubstitutionIn(Schema):
+    substitute = Text(required=True, validate=validate.Length(1, 150))
+    starts_at = fields.AwareDateTime(
+        default_timezone=UTC, metadata={"description": "ISO 8601; default now"}
+    )
+    ends_at = fields.AwareDateTime(required=True, default_timezone=UTC)
+    comment = Text(allow_none=True, validate=validate.Length(max=4000))
+    for_user = Text(
+        data_key="for",
+        validate=validate.Length(1, 150),
+        metadata={"description": "admins only: the person who is away (default: the caller)"},
+    )
+
+
+class SubstitutionSchema(Schema):
+    id = fields.String()
+    user = Computed(lambda row: username_of(row.user_id))
+    substitute = Computed(lambda row: username_of(row.substitute_id))
+    starts_at = UtcDateTime()
+    ends_at = UtcDateTime()
+    comment = fields.String(allow_none=True)
+
+
+class SubstitutionList(Schema):
+    items = fields.List(fields.Nested(SubstitutionSchema))
 
 
 class RevokedSchema(Schema):

@@ -15,13 +15,16 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from engine.access import changes, expiry, reminders
-from engine.audit import notices
+from engine import durations
+from engine.access import changes, expiry
+from engine.access import reminders as expiry_reminders
+from engine.audit import digests, notices
 from engine.audit.notifications import Mailer
 from engine.db import db
 from engine.errors import Conflict
 from engine.provisioning import jobs
 from engine.provisioning.calls import run_jobs
+from engine.tasks import reminders
 from engine.unit_of_work import unit_of_work
 from engine.workflow.timers import fire_due_timers
 
@@ -53,9 +56,14 @@ class Worker:
         self.batch = max(1, batch)
         self.http_concurrency = max(1, http_concurrency)
         self.mailer = Mailer.from_config(app.config)
-        self.reminder_days = reminders.parse_days(
-            app.config.get("EXPIRY_REMINDER_DAYS") or reminders.DEFAULT_DAYS
+        self.reminder_days = expiry_reminders.parse_days(
+            app.config.get("EXPIRY_REMINDER_DAYS") or expiry_reminders.DEFAULT_DAYS
         )
+        interval = app.config.get("DIGEST_INTERVAL") or "PT5M"
+        try:
+            self.digest_interval = durations.parse(interval)
+        except (ValueError, OverflowError) as err:
+            raise ValueError(f"ACCESSFLOW_DIGEST_INTERVAL: {err}") from None
         self._stopping = threading.Event()
 
     def drain(self) -> int:
@@ -134,10 +142,10 @@ class Worker:
             try:
                 ended = self._batches(lambda: expiry.expire_due(now, expiry.BATCH), expiry.BATCH)
                 reminded = self._batches(
-                    lambda: reminders.remind_due(
-                        self.mailer.base_url, self.reminder_days, now, reminders.BATCH
+                    lambda: expiry_reminders.remind_due(
+                        self.mailer.base_url, self.reminder_days, now, expiry_reminders.BATCH
                     ),
-                    reminders.BATCH,
+                    expiry_reminders.BATCH,
                 )
                 if ended or reminded:
                     log.info(
@@ -167,6 +175,41 @@ class Worker:
             if done < batch:
                 break
         return total
+
+    def remind_and_escalate(self) -> int:
+        """Remind the candidates of tasks coming due and escalate the tasks waiting too long
+        (engine.tasks.reminders), a batch per unit of work; returns how many tasks moved."""
+        moved = 0
+        with self.app.app_context():
+            try:
+                for scan in (reminders.remind_due, reminders.escalate_due):
+                    while not self._stopping.is_set():
+                        with unit_of_work():
+                            done = scan()
+                        moved += done
+                        if done < reminders.BATCH:
+                            break
+            except Exception:  # a database outage: logged, the next poll tries again
+                log.exception("worker %s: task reminders failed", self.worker_id)
+            finally:
+                db.session.remove()
+        return moved
+
+    def write_digests(self) -> int:
+        """Mark who is owed a digest by the tasks opened since the last scan, then write the
+        digests now due to the outbox; returns how many people got one written."""
+        with self.app.app_context():
+            try:
+                while not self._stopping.is_set():
+                    with unit_of_work():
+                        if not digests.scan_new_tasks():
+                            break
+                return digests.send_due_digests(self.mailer, self.digest_interval)
+            except Exception:  # a database outage or a race on the cursor: the next poll
+                log.exception("worker %s: writing task digests failed", self.worker_id)
+                return 0
+            finally:
+                db.session.remove()
 
     def send_notices(self) -> int:
         """Send the due notices of the outbox (mail to people about their access); returns how
@@ -260,6 +303,24 @@ class Worker:
             "interval",
             seconds=interval,
             id="expiry",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=_now(),
+        )
+        scheduler.add_job(
+            self.remind_and_escalate,
+            "interval",
+            seconds=interval,
+            id="reminders",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=_now(),
+        )
+        scheduler.add_job(
+            self.write_digests,
+            "interval",
+            seconds=interval,
+            id="digests",
             max_instances=1,
             coalesce=True,
             next_run_time=_now(),

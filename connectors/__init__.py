@@ -1,4 +1,4 @@
-"""Connectors provision accounts in connected applications (SCIM 2.0 first)."""
+"""Connectors provision accounts in connected applications: SCIM 2.0 and LDAP."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ __all__ = [
     "MissingAttribute",
     "CONNECTOR_TYPES",
     "connector_for",
+    "check_settings",
 ]
 
-CONNECTOR_TYPES = ("scim",)
+CONNECTOR_TYPES = ("scim", "ldap")
 
 
 def connector_for(settings: dict) -> Connector:
@@ -28,8 +29,20 @@ def connector_for(settings: dict) -> Connector:
         from .scim import ScimConnector
 
         return ScimConnector(settings)
+    if kind == "ldap":
+        from .ldap import LdapConnector
+
+        return LdapConnector(settings)
     if not isinstance(kind, str):
         raise ConnectorConfigError("connector setting 'type' is required")
     raise ConnectorConfigError(
         f"unknown connector type {kind[:50]!r}; expected one of {list(CONNECTOR_TYPES)}"
     )
+
+
+def check_settings(settings: dict) -> None:
+    """Build (and close) the connector the settings describe, without calling the target.
+
+    :raises ConnectorConfigError: unknown type or invalid settings, with a clear message.
+    """
+    connector_for(settings).close()

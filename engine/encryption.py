@@ -10,7 +10,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from engine.errors import Invalid
 
 # Setting names whose values are secrets: encrypted at rest, masked for display, scrubbed from logs.
-SECRET_SETTINGS = frozenset({"token", "password", "client_secret", "api_key"})
+SECRET_SETTINGS = frozenset({"token", "password", "bind_password", "client_secret", "api_key"})
 PREFIX = "fernet:"
 _keyring: MultiFernet | None = None
 

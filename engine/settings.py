@@ -10,7 +10,8 @@ from engine.errors import Invalid
 from engine.models import Setting
 
 CHOICES = {"group_auto_provisioning": ("per_application", "all")}
-DEFAULTS = {"group_auto_provisioning": "per_application"}
+# Free-form settings, each checked by its own function (set in `check`).
+DEFAULTS: dict = {"group_auto_provisioning": "per_application", "lanes": {}}
 
 
 # Within `cached()`: the values read so far (a batch reads each setting once, not per item).
@@ -52,9 +53,13 @@ def current() -> dict:
 
 def change(key: str, value, actor_id: str | None = None) -> None:
     """Set one setting; an unknown key or value is refused, naming the choices."""
-    if key not in CHOICES:
+    if key == "lanes":  # lane name -> group name, product-wide
+        from engine.workflow.lanes import checked_mapping
+
+        value = checked_mapping(value, "lanes") or {}
+    elif key not in CHOICES:
         raise Invalid(f"unknown setting {key!r}", field=key)
-    if value not in CHOICES[key]:
+    elif value not in CHOICES[key]:
         raise Invalid(f"{key} must be one of {', '.join(CHOICES[key])}", field=key)
     row = db.session.get(Setting, key)
     if row is None:

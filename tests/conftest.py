@@ -156,6 +156,8 @@ TIER_FIXTURES = {
         "scim_server_process",
         "limited_scim_server",
         "seeded_database",
+        "slapd_server",
+        "ldap_directory",
     },
     "postgresql": {"postgres_copies", "served_postgres", "fresh_postgres"},
 }

@@ -120,3 +120,21 @@ def test_reassign_and_completed_tasks_over_the_api(api, people):  # noqa: F811
     assert [(t["id"], t["decision"]) for t in done] == [(task["id"], "approve")]
     assert api["mark"].get("/api/v1/tasks?status=completed").get_json()["items"] == []
     assert stan.get("/api/v1/tasks?status=closed").status_code == 422
+
+
+def test_the_api_inbox_narrows_by_application_person_lane_and_overdue(api, people):  # noqa: F811
+    alice = api["alice"]
+    alice.submit(("crm", "alice"), ("wiki", "alice"), ("crm", "bob"))
+    mark = api["mark"]
+
+    def names(query):
+        answer = mark.get(f"/api/v1/tasks?{query}")
+        assert answer.status_code == 200, answer.get_json()
+        return sorted((t["application"], t["beneficiary"]) for t in answer.get_json()["items"])
+
+    assert names("application=crm") == [("crm", "alice"), ("crm", "bob")]
+    assert names("beneficiary=alice") == [("crm", "alice"), ("wiki", "alice")]
+    assert names("application=wiki&lane=Manager") == [("wiki", "alice")]
+    assert names("lane=Fulfiller") == [] and names("overdue=true") == []
+    for bad in ("application=nope", "beneficiary=nobody-here", "overdue=maybe"):
+        assert mark.get(f"/api/v1/tasks?{bad}").status_code == 422

@@ -19,7 +19,7 @@ from engine.directory.importer import import_directory
 from engine.directory.lookup import application_by_key
 from engine.models import Group, Notice, RequestItem
 from tests import provisioning_support as support
-from tests.flow import act, decide
+from tests.flow import act, decide, submit
 from tests.scim_server import free_port
 
 smtp_inbox = support.smtp_inbox
@@ -291,3 +291,43 @@ def test_two_workers_sending_at_once_send_each_notice_exactly_once(
     assert sum(taken) == 60  # every notice taken once: nobody took one twice
     assert {n.status for n in all_notices()} == {"sent"}
     assert {n.attempts for n in all_notices()} == {1}
+
+
+def test_a_cart_request_done_tells_the_person_their_account_and_the_requester(
+    app, people, smtp_inbox, mail_to
+):
+    inbox, port = smtp_inbox
+    mail_to(port)
+    item = submit(people["alice"], ("crm", "bob")).items[0]
+    decide(people["mark"], item)
+    decide(people["gina"], item)
+    assert all_notices() == []  # an approval on the way is no news to the people of the item
+
+    decide(people["fred"], item, account_id="CRM-bob-1")
+    run_worker(app)
+
+    messages = inbox.wait_for(2)
+    assert len(messages) == 2
+    [to_bob] = to(inbox, "bob@example.com")
+    [to_alice] = to(inbox, "alice@example.com")
+    assert to_bob["Subject"] == "You now have access to CRM"
+    bob_text = parts(to_bob)["text/plain"]
+    assert "CRM-bob-1" in bob_text and "a request by Alice Archer" in bob_text
+    assert to_alice["Subject"] == "Your request for CRM for Bob Baker is done"
+    assert f"{BASE_URL}/items/{item.id}" in parts(to_alice)["text/plain"]
+
+
+def test_a_rejected_request_tells_both_why(app, people, smtp_inbox, mail_to):
+    inbox, port = smtp_inbox
+    mail_to(port)
+    item = submit(people["alice"], ("crm", "bob")).items[0]
+    decide(people["mark"], item, "reject", comment="Bob moves to another team next week")
+    run_worker(app)
+
+    inbox.wait_for(2)
+    [to_bob] = to(inbox, "bob@example.com")
+    [to_alice] = to(inbox, "alice@example.com")
+    assert to_bob["Subject"] == "Request for CRM rejected"
+    assert to_alice["Subject"] == "Your request for CRM for Bob Baker was rejected"
+    for message in (to_bob, to_alice):
+        assert "Bob moves to another team next week" in parts(message)["text/plain"]

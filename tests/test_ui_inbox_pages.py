@@ -1,13 +1,17 @@
 """The inbox page reads one page at a time and counts no further than its cap."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from flask import g
+from sqlalchemy import update
 
 import engine.tasks.inbox
 import ui.views.inbox
+from engine.db import db, utcnow
 from engine.directory.importer import import_directory
+from engine.models import HumanTask
 from tests.flow import submit
 
 
@@ -88,3 +92,45 @@ def test_a_manager_hands_a_task_on_and_finds_his_decisions_in_completed(mark_sig
     assert decided.status_code == 303
     done = mark_signed_in.get("/inbox?tab=completed")
     assert task_links(done) == [second] and "approve" in done.text
+
+
+def test_the_inbox_filters_by_application_person_and_overdue_and_shows_due_dates(
+    mark_signed_in,
+):
+    crm = task_links(mark_signed_in.get("/inbox?application=crm"))
+    assert len(crm) == 2  # a page of 2 of the 3 CRM tasks, pages carry the filter
+    following = mark_signed_in.get("/inbox?application=crm")
+    assert "application=crm" in re.search(r'href="(/inbox\?[^"]*after=[^"]+)"', following.text)[1]
+    for_stan = task_links(mark_signed_in.get("/inbox?beneficiary=stan"))
+    assert len(for_stan) == 2
+    assert task_links(mark_signed_in.get("/inbox?beneficiary=stan&application=wiki")) != []
+    assert task_links(mark_signed_in.get("/inbox?overdue=1")) == []  # P14D: none is late
+
+    db.session.execute(update(HumanTask).values(due_at=utcnow() - timedelta(hours=1)))
+    db.session.commit()
+    late = mark_signed_in.get("/inbox?overdue=1")
+    assert len(task_links(late)) == 2 and "overdue" in late.text
+    assert "overdue" in mark_signed_in.get(f"/tasks/{task_links(late)[0]}").text
+    unknown = mark_signed_in.get("/inbox?application=nope")
+    assert unknown.status_code == 422 and "nope" in unknown.text.split("<main")[1]
+
+
+def test_a_manager_names_a_substitute_from_the_inbox_and_ends_it(mark_signed_in):
+    page = mark_signed_in.get("/inbox")
+    until = (utcnow() + timedelta(days=2)).date().isoformat()
+    named = mark_signed_in.post(
+        "/inbox/substitutes",
+        data={"substitute": "stan", "until": until, "csrf_token": csrf(mark_signed_in, "/inbox")},
+    )
+    assert named.status_code == 303
+    page = mark_signed_in.get("/inbox")
+    assert "stands in for you until" in page.text
+    bad = mark_signed_in.post(
+        "/inbox/substitutes",
+        data={"substitute": "stan", "until": "soon", "csrf_token": csrf(mark_signed_in, "/inbox")},
+    )
+    assert bad.status_code == 422 and 'aria-invalid="true"' in bad.text
+    end = re.search(r'action="(/inbox/substitutes/[0-9a-f-]+/end)"', page.text)[1]
+    ended = mark_signed_in.post(end, data={"csrf_token": csrf(mark_signed_in, "/inbox")})
+    assert ended.status_code == 303
+    assert "stands in for you" not in mark_signed_in.get("/inbox").text

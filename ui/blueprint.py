@@ -117,13 +117,14 @@ def _template_globals():
     }
 
 
-def inbox_total(user, view: str = "all") -> int:
+def inbox_total(user, view: str = "all", filters=None) -> int:
     """The capped count of an inbox view, counted once per request (the menu and the inbox
     page both show it)."""
     counted = g.setdefault("inbox_counts", {})
-    if view not in counted:
-        counted[view] = inbox_count(user, view)
-    return counted[view]
+    key = (view, filters)
+    if key not in counted:
+        counted[key] = inbox_count(user, view, filters=filters)
+    return counted[key]
 
 
 def login_required(view):

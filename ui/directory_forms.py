@@ -79,6 +79,12 @@ def connector_fields(form: MultiDict, stored: dict | None) -> dict:
     """Connector settings from the form laid over the stored ones (as shown: secrets masked, so
     a masked or blank token keeps the stored one); keys the form has no field for are kept."""
     settings = dict(stored or {})
+    if settings.get("type") not in (None, "scim"):  # the form has SCIM fields only
+        raise Invalid(
+            f"This form edits SCIM settings; change {settings['type']} connector settings through "
+            "the API (PATCH /api/v1/admin/applications/KEY) or the directory file",
+            field="connector_type",
+        )
     kind = _text(form, "connector_type") or settings.get("type") or "scim"
     if kind not in CONNECTOR_TYPES:
         raise Invalid(

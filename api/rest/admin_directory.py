@@ -29,7 +29,7 @@ from engine.access import grants, overview, people
 from engine.access import groups as group_access
 from engine.directory import admin as directory
 from engine.directory.authentication import require_admin
-from engine.directory.lookup import username_of
+from engine.directory.lookup import group_name_of, username_of
 from engine.models.lifecycle import SOURCES
 from engine.requests.end_dates import parse_end_date
 from engine.unit_of_work import unit_of_work
@@ -246,6 +246,17 @@ class AdminApplicationSchema(ApplicationSchema):
     allow_multiple_accounts = fields.Boolean()
     notification_email = fields.String(allow_none=True)
     roles = fields.List(fields.Dict(), allow_none=True)
+    owner = Computed(
+        lambda app: username_of(app.owner_user_id) or group_name_of(app.owner_group_id),
+        metadata={"description": "the ApplicationOwner lane: a username or a group name"},
+    )
+    lanes = fields.Dict(
+        allow_none=True, metadata={"description": "lane name -> group name, for custom lanes"}
+    )
+    approval_timeout = fields.String(allow_none=True)
+    reminder_before = fields.String(allow_none=True)
+    escalate_after = fields.String(allow_none=True)
+    escalation_group = Computed(lambda app: group_name_of(app.escalation_group_id))
 
 
 class ApplicationIn(Schema):
@@ -271,6 +282,23 @@ class ApplicationIn(Schema):
     fulfiller_group = Text(allow_none=True)
     workflow = Text()
     roles = fields.List(fields.Dict(), metadata={"description": '[{"key", "name"}]'})
+    owner = Text(
+        allow_none=True, metadata={"description": "a username or a group name (ApplicationOwner)"}
+    )
+    reminder_before = Text(
+        allow_none=True,
+        metadata={"description": "ISO-8601: remind candidates this long before due"},
+    )
+    escalate_after = Text(
+        allow_none=True, metadata={"description": "ISO-8601: escalate a task waiting this long"}
+    )
+    escalation_group = Text(
+        allow_none=True, metadata={"description": "who an escalation adds (default admins)"}
+    )
+    lanes = fields.Dict(
+        allow_none=True,
+        metadata={"description": 'custom lanes to groups, e.g. {"SecurityTeam": "security"}'},
+    )
     connector = fields.Dict(
         allow_none=True,
         metadata={"description": "write-only secrets: send ******** (or omit one) to keep it"},
@@ -341,6 +369,9 @@ class SettingsSchema(Schema):
     group_auto_provisioning = fields.String(
         validate=validate.OneOf(settings.CHOICES["group_auto_provisioning"]),
         metadata={"description": "all: every application provisions through groups"},
+    )
+    lanes = fields.Dict(
+        metadata={"description": "custom lane name -> group name, for every application"}
     )
 
 

@@ -90,6 +90,12 @@ class ConnectionSchema(Schema):
     max_results = fields.Integer(allow_none=True)
     auth_schemes = fields.List(fields.String(allow_none=True))
     total_users = fields.Integer(allow_none=True)
+    # LDAP connectors
+    server = fields.String()
+    tls = fields.Boolean()
+    bound_as = fields.String(metadata={"description": "the identity the bind DN has (whoami)"})
+    base_dn = fields.String()
+    disable_strategy = fields.String()
 
 
 class ResumedSchema(Schema):

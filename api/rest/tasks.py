@@ -4,7 +4,7 @@ from api.auth import current_user
 from api.rest.resource import resource_blueprint
 from api.schemas import CompleteIn, ReassignIn, TaskPage, TaskSchema, TasksQuery
 from engine.requests import listing
-from engine.tasks import actions, delegation
+from engine.tasks import actions, delegation, inbox
 from engine.unit_of_work import unit_of_work
 
 blp = resource_blueprint("tasks", "/api/v1/tasks", "Human tasks")
@@ -28,12 +28,13 @@ blp = resource_blueprint("tasks", "/api/v1/tasks", "Human tasks")
         }
     }
 )
-def list_tasks(scope, status, limit, cursor=None):
-    """Open tasks the caller may act on, oldest first; or (status=completed) the tasks the
-    caller decided, newest first."""
+def list_tasks(scope, status, limit, cursor=None, overdue=False, **narrowing):
+    """Open tasks the caller may act on, oldest first, narrowed by application, beneficiary,
+    lane, overdue; or (status=completed) the tasks the caller decided, newest first."""
     if status == "completed":
         return listing.completed_page(current_user(), limit, cursor)
-    return listing.inbox_page(current_user(), scope, limit, cursor)
+    filters = inbox.Filters(overdue=overdue, **narrowing)
+    return listing.inbox_page(current_user(), scope, limit, cursor, filters)
 
 
 @blp.route("/<uuid:task_id>")

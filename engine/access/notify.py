@@ -4,9 +4,11 @@
 - A removal (any origin) is fulfilled: the beneficiary, while still active, and a leaver's
   manager are told the access is gone.
 - A person leaves: their manager gets a summary of what is being taken away.
+- A request from a cart is fulfilled or rejected: the person it is for, and the requester
+  when someone else asked, are told (with the account id, or why it was rejected).
 
 Only names, application names and account identifiers go in a notice, never a connector's
-settings. Tasks for approvers and fulfillers are not announced here.
+settings. Tasks for approvers and fulfillers are announced by engine/audit/digests.py.
 """
 
 from collections.abc import Sequence
@@ -17,15 +19,68 @@ from engine.db import db
 from engine.models import Account, Application, Assignment, Group, RequestItem, User
 from engine.provisioning import accounts
 
-GRANT_ORIGINS = ("group", "admin")
+GRANT_ORIGINS = ("group", "admin", "cart")
 
 
 def item_fulfilled(item: RequestItem) -> None:
     """The item just reached `fulfilled`: tell the people concerned, if anyone."""
     if item.kind == "grant" and item.origin in GRANT_ORIGINS:
         _granted(item)
+    elif item.kind == "update" and item.origin == "cart":
+        _updated(item)
     elif item.kind == "remove":
         _removed(item)
+    if item.origin == "cart" and item.requester_id != item.beneficiary_id:
+        _requester_told(item, "done")
+
+
+def item_rejected(item: RequestItem) -> None:
+    """A request from a cart ended rejected (a decision, or nobody decided in time): the person
+    it was for and the requester are told why."""
+    if item.origin != "cart":
+        return
+    person, app = item.beneficiary, item.application
+    lines = [("Application", app.name), ("Why", item.outcome_reason or "rejected")]
+    if person.active:
+        text, page = _bodies(
+            f"Hello {_name(person)},", f"The request for access to {app.name} was rejected.", lines
+        )
+        notices.queue(
+            person, "request_rejected", f"Request for {app.name} rejected", text, page, item=item
+        )
+    if item.requester_id != item.beneficiary_id:
+        _requester_told(item, "rejected")
+
+
+def _requester_told(item: RequestItem, outcome: str) -> None:
+    requester, person, app = item.requester, item.beneficiary, item.application
+    if not requester.active:
+        return
+    what = {"grant": "access to", "update": "an update of the account in"}.get(item.kind)
+    what = what or "the removal of the account in"
+    verb = "is done" if outcome == "done" else "was rejected"
+    lines = [("Application", app.name), ("For", f"{_name(person)} ({person.username})")]
+    if outcome == "rejected":
+        lines.append(("Why", item.outcome_reason or "rejected"))
+    text, page = _bodies(
+        f"Hello {_name(requester)},", f"Your request for {what} {app.name} {verb}.", lines
+    )
+    subject = f"Your request for {app.name} for {_name(person)} {verb}"
+    notices.queue(requester, f"request_{outcome}", subject, text, page, item=item)
+
+
+def _updated(item: RequestItem) -> None:
+    person, app = item.beneficiary, item.application
+    lines = [("Application", app.name)]
+    account = _account_id(item)
+    if account:
+        lines.append(("Account", account))
+    text, page = _bodies(
+        f"Hello {_name(person)},", f"Your account in {app.name} was updated.", lines
+    )
+    notices.queue(
+        person, "account_updated", f"Your account in {app.name} was updated", text, page, item=item
+    )
 
 
 def _name(user: User) -> str:
@@ -54,6 +109,8 @@ def _source(item: RequestItem) -> str:
             else None
         )
         return f"membership of the group {group.name}" if group else "a group you belong to"
+    if item.origin == "cart":
+        return f"a request by {_name(item.requester)}"
     return f"assigned by {_name(item.requester)}"
 
 

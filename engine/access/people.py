@@ -97,7 +97,7 @@ def _reroute(query, actor_id: str | None) -> int:
     """Give open tasks the candidates their lane resolves to now; returns how many moved."""
     moved = 0
     for task in db.session.scalars(query.where(HumanTask.status == "open")).all():
-        user_id, group_id = resolve_candidates(task.lane, task.item)
+        user_id, group_id = resolve_candidates(task.lane, task.item, task.spec_name)
         if (user_id, group_id) == (task.candidate_user_id, task.candidate_group_id):
             continue
         task.candidate_user_id, task.candidate_group_id = user_id, group_id

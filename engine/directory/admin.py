@@ -10,15 +10,25 @@ from engine.access import people
 from engine.audit import trail
 from engine.db import db
 from engine.directory.authentication import require_admin
+from engine.directory.connector_settings import check_connector
 from engine.directory.file_schema import ApplicationEntry, UserEntry
 from engine.directory.lookup import application_by_key, find_application
 from engine.directory.passwords import set_password
 from engine.errors import Conflict, Invalid, NotFound
 from engine.models import Application, Group, User
 from engine.models.directory import SECRET_SETTINGS
+from engine.workflow import lanes
 
 USER_FIELDS = ("email", "display_name", "first_name", "last_name", "department", "title")
-APP_FIELDS = ("name", "description", "notification_email", "approval_timeout", "max_duration")
+APP_FIELDS = (
+    "name",
+    "description",
+    "notification_email",
+    "approval_timeout",
+    "reminder_before",
+    "escalate_after",
+    "max_duration",
+)
 APP_FLAGS = ("enabled", "group_auto_provisioning", "allow_multiple_accounts", "require_end_date")
 MASK = "********"
 
@@ -125,12 +135,24 @@ def _apply(app: Application, entry: dict, raw: dict) -> set[str]:
         if field in entry:
             setattr(app, field, _group(entry[field], field))
             changed.add(field)
+    if "escalation_group" in entry:
+        group = _group(entry["escalation_group"], "escalation_group")
+        app.escalation_group_id = group.id if group is not None else None
+        changed.add("escalation_group")
     if "workflow" in entry:
         app.workflow_key = entry["workflow"] or "access_request"
         changed.add("workflow")
     if "roles" in entry:
         app.roles = [dict(r) for r in entry["roles"]] or None
         changed.add("roles")
+    if "owner" in raw:
+        lanes.set_owner(app, entry.get("owner"))
+        changed.add("owner")
+    if "lanes" in raw:
+        app.lanes = lanes.checked_mapping(entry.get("lanes"))
+        changed.add("lanes")
+    if changed & {"owner", "lanes", "workflow"}:
+        lanes.check_application(app)
     if "connector" in raw:
         app.connector_settings = _merged_connector(app, entry.get("connector"))
         changed.add("connector")
@@ -150,6 +172,7 @@ def _merged_connector(app: Application, settings: dict | None) -> dict | None:
     for key in SECRET_SETTINGS:
         if merged.get(key) in (None, "", MASK) and stored.get(key):
             merged[key] = stored[key]
+    check_connector(merged)
     return merged
 
 

@@ -5,13 +5,13 @@ characters and fit their columns, durations are ISO-8601 and capped, and names a
 the file. Fields planned but not built yet are type-checked and ignored.
 """
 
-import re
 import unicodedata
 from datetime import timedelta
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validates_schema
 from marshmallow.validate import OneOf
 
+from engine import durations
 from engine.errors import Invalid
 
 APP_KINDS = ("connected", "disconnected", "sso")
@@ -71,11 +71,6 @@ class Flag(fields.Field):
         return value
 
 
-_DURATION = re.compile(
-    r"P(?=\d|T\d)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?"
-)
-
-
 class Duration(fields.String):
     """An ISO-8601 duration such as "P14D" or "PT12H", at most `max_days` long."""
 
@@ -85,10 +80,13 @@ class Duration(fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
-        length = duration_of(text)
-        if length is None:
+        try:
+            length = durations.parse(text)
+        except ValueError:
             example = "such as P14D or PT12H"
-            raise ValidationError(f"{text[:40]!r} is not an ISO-8601 duration {example}")
+            raise ValidationError(f"{text[:40]!r} is not an ISO-8601 duration {example}") from None
+        except OverflowError:
+            length = timedelta.max
         if length > timedelta(days=self.max_days):
             raise ValidationError(f"must be at most {self.max_days} days (P{self.max_days}D)")
         return text
@@ -97,15 +95,10 @@ class Duration(fields.String):
 def duration_of(text: str) -> timedelta | None:
     """The length of an ISO-8601 duration ("P90D", "P1Y", "PT12H"), a year counted as 365 days
     and a month as 31 (the longer reading: a limit is never shorter than it says); None when
-    `text` is not one."""
-    match = _DURATION.fullmatch(text) if len(text) <= 40 else None
-    if match is None:
-        return None
-    years, months, weeks, days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    days += years * 365 + months * 31 + weeks * 7
+    `text` is not one, or is longer than any date reaches."""
     try:
-        return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-    except OverflowError:  # beyond any date: no limit anyone meant
+        return durations.parse(text)
+    except (ValueError, OverflowError):
         return None
 
 
@@ -190,6 +183,9 @@ class ApplicationEntry(Schema):
     lanes = fields.Dict(keys=Name(100), values=Name(150, required=True))
     roles = fields.List(fields.Nested(Role))
     questions = fields.List(fields.Nested(Question))
+    reminder_before = Duration(365)
+    escalate_after = Duration(365)
+    escalation_group = Name(150)
     max_duration = Duration(3650)
     require_end_date = Flag()
     sync_interval = Duration(365)
@@ -207,6 +203,7 @@ class Settings(Schema):
     group_auto_provisioning = fields.String(
         validate=OneOf(("all", "per_application"), error="must be all or per_application")
     )
+    lanes = fields.Dict(keys=Name(100), values=Name(150, required=True))
 
 
 class DirectoryFile(Schema):

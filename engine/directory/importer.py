@@ -10,10 +10,12 @@ from engine import encryption, settings
 from engine.audit import trail
 from engine.db import db
 from engine.directory import file_schema
+from engine.directory.connector_settings import check_connector
 from engine.directory.lookup import find_application
 from engine.directory.passwords import set_password
 from engine.errors import Invalid
 from engine.models import Application, Group, User
+from engine.workflow import lanes
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +29,17 @@ def import_directory(source: str | dict) -> dict:
             f"the directory file is not valid JSON: line {err.lineno}: {err.msg}"
         ) from err
     data = file_schema.load(raw)
-    for key, value in data.get("settings", {}).items():
-        settings.change(key, value)
+    product = data.get("settings", {})
+    for key, value in product.items():
+        if key != "lanes":  # lanes name groups: set once the file's groups exist
+            settings.change(key, value)
     counts = {
         "users": _import_users(data.get("users", [])),
         "groups": _import_groups(data.get("groups", [])),
+    }
+    if "lanes" in product:
+        settings.change("lanes", product["lanes"])
+    counts |= {
         "applications": _import_applications(data.get("applications", [])),
     }
     # Through the same services as the admin pages: joiners, movers and leavers follow.
@@ -151,16 +159,27 @@ def _import_applications(entries: list[dict]) -> int:
         app.approver_group = _group(entry.get("approver_group"), where)
         app.fulfiller_group = _group(entry.get("fulfiller_group"), where)
         app.workflow_key = entry.get("workflow") or "access_request"
+        check_connector(entry.get("connector"), f"{where}: connector")
         if not _same_settings(app, entry.get("connector")):
             app.connector_settings = entry.get("connector")
         app.notification_email = entry.get("notification_email")
         app.approval_timeout = entry.get("approval_timeout")
         app.max_duration = entry.get("max_duration")
         app.require_end_date = entry.get("require_end_date", False)
+        app.reminder_before = entry.get("reminder_before")
+        app.escalate_after = entry.get("escalate_after")
+        group = _group(entry.get("escalation_group"), where)
+        app.escalation_group_id = group.id if group is not None else None
         app.enabled = entry.get("enabled", True)
         app.group_auto_provisioning = entry.get("group_auto_provisioning", False)
         app.roles = entry.get("roles") or None
-        db.session.add(app)
+        try:
+            lanes.set_owner(app, entry.get("owner"))
+            app.lanes = lanes.checked_mapping(entry.get("lanes"))
+            db.session.add(app)
+            lanes.check_application(app)
+        except Invalid as err:
+            raise Invalid(f"{where}: {err.detail}", field=err.extra.get("field")) from err
     db.session.flush()
     return len(entries)
 

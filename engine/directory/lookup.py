@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from engine.db import db
 from engine.errors import Invalid
-from engine.models import Application, User
+from engine.models import Application, Group, User
 
 
 def user_by_username(username: str, field: str = "username") -> User:
@@ -24,6 +24,12 @@ def application_by_key(key: str) -> Application:
     if app is None:
         raise Invalid(f"unknown application {key!r}", field="application")
     return app
+
+
+def group_name_of(group_id: str | None) -> str | None:
+    """The name behind a group id (from the session's identity map when already loaded)."""
+    group = db.session.get(Group, group_id) if group_id is not None else None
+    return group.name if group is not None else None
 
 
 def username_of(user_id: str | None) -> str | None:

@@ -8,6 +8,7 @@ from engine.models.lifecycle import AccessChange, Assignment, GroupApplication, 
 from engine.models.notices import Notice
 from engine.models.provisioning import Incident, ProvisioningLog
 from engine.models.security import LoginFailure
+from engine.models.substitutes import Substitution
 from engine.models.workflow import HumanTask, ProcessInstance, WorkflowVersion
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "ProvisioningLog",
     "RequestItem",
     "Setting",
+    "Substitution",
     "User",
     "WorkflowVersion",
     "group_members",

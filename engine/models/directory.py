@@ -39,6 +39,11 @@ class User(Model):
     # Copied into the browser session at login; signing out or a new password bumps it, so every
     # session cookie issued before stops working on the server (not only in that browser).
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # How they hear of new tasks (engine/audit/digests.py): digest | immediate | none; and
+    # since when a digest is owed to them (the worker's scan marks it), when the last one went.
+    task_notices: Mapped[str] = mapped_column(String(20), default="digest", server_default="digest")
+    digest_pending_since: Mapped[datetime | None] = mapped_column(index=True)
+    last_digest_at: Mapped[datetime | None] = mapped_column()
 
     manager: Mapped["User | None"] = relationship(remote_side=[id])
     groups: Mapped[list["Group"]] = relationship(secondary=group_members, back_populates="members")
@@ -103,6 +108,15 @@ class Application(Model):
     roles: Mapped[list | None] = mapped_column(JSON)
     # {origin or "origin:kind": process key} for items that do not come from the cart.
     workflows: Mapped[dict | None] = mapped_column(JSON)
+    # The ApplicationOwner lane: a person or a group; other lanes mapped to groups by name.
+    owner_user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    owner_group_id: Mapped[str | None] = mapped_column(ForeignKey("groups.id"))
+    lanes: Mapped[dict | None] = mapped_column(JSON)
+    # Waiting tasks (engine/tasks/reminders.py): a reminder this long before the due date, an
+    # escalation this long after the task opened (ISO-8601 durations), and to whom.
+    reminder_before: Mapped[str | None] = mapped_column(String(40))
+    escalate_after: Mapped[str | None] = mapped_column(String(40))
+    escalation_group_id: Mapped[str | None] = mapped_column(ForeignKey("groups.id"))
     quarantined_at: Mapped[datetime | None] = mapped_column()
     # Time-bound access: the longest a request may ask for (ISO-8601 duration, None: no limit),
     # and whether every request must name an end date.

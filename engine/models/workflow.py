@@ -70,6 +70,9 @@ class HumanTask(Model):
         Index("ix_human_tasks_open_created", "status", "created_at", "id"),
         # "Completed by me", newest first.
         Index("ix_human_tasks_completed_by", "completed_by_id", "completed_at", "id"),
+        # The reminder and escalation scans: one range per application.
+        Index("ix_human_tasks_remind", "application_id", "status", "reminded_at", "due_at"),
+        Index("ix_human_tasks_escalate", "application_id", "status", "escalated_at", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -94,6 +97,8 @@ class HumanTask(Model):
     completed_at: Mapped[datetime | None] = mapped_column()
     completed_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     decision: Mapped[str | None] = mapped_column(String(20))
+    reminded_at: Mapped[datetime | None] = mapped_column()
+    escalated_at: Mapped[datetime | None] = mapped_column()
     comment: Mapped[str | None] = mapped_column(Text)
 
     item: Mapped[RequestItem] = relationship(lazy="joined")

@@ -116,14 +116,14 @@ def items_page(user: User, status=None, limit=DEFAULT_LIMIT, cursor=None) -> Pag
     return paginate(query, columns, limit, cursor, descending=True)
 
 
-def inbox_page(user: User, scope="all", limit=DEFAULT_LIMIT, cursor=None) -> Page:
+def inbox_page(user: User, scope="all", limit=DEFAULT_LIMIT, cursor=None, filters=None) -> Page:
     """Open tasks the caller may act on, oldest first; scope: one of inbox.VIEWS (the API
-    offers all | claimable | mine)."""
+    offers all | claimable | mine); `filters` (inbox.Filters) narrows them."""
     if scope not in inbox.VIEWS:
         raise Invalid(f"scope must be one of {', '.join(inbox.VIEWS)}", field="scope")
     limit, columns = _limit(limit), list(inbox.ORDER)
     after = _after(columns, decode_cursor(cursor, columns), False) if cursor else None
-    query = inbox.page_query(user, scope, after, limit + 1)
+    query = inbox.page_query(user, scope, after, limit + 1, filters)
     rows = [] if query is None else db.session.scalars(query).unique().all()
     return _page(rows, columns, limit)
 
@@ -137,8 +137,8 @@ def completed_page(user: User, limit=DEFAULT_LIMIT, cursor=None) -> Page:
     return paginate(query, columns, limit, cursor, descending=True)
 
 
-def inbox_count(user: User, scope="all", cap: int | None = None) -> int:
+def inbox_count(user: User, scope="all", cap: int | None = None, filters=None) -> int:
     """How many tasks the inbox holds, up to cap + 1 (inbox.COUNT_CAP by default): more than
     `cap` reads as "cap+"."""
-    query = inbox.count_query(user, scope, cap or inbox.COUNT_CAP)
+    query = inbox.count_query(user, scope, cap or inbox.COUNT_CAP, filters)
     return 0 if query is None else db.session.scalar(query)

@@ -13,7 +13,7 @@ from engine.errors import Conflict, Invalid, NotAllowed, NotFound, WorkflowFault
 from engine.models import HumanTask, User
 from engine.provisioning import accounts
 from engine.tasks import inbox
-from engine.tasks.candidates import is_candidate, may_decide
+from engine.tasks.candidates import acting_for, is_candidate, may_decide
 from engine.workflow import faults, instances, runtime
 
 DECISIONS = {
@@ -76,8 +76,14 @@ def claim_task(user: User, task_id: str) -> HumanTask:
     # The row now holds exactly these values: mirror them instead of reloading it.
     set_committed_value(task, "claimed_by_id", user.id)
     set_committed_value(task, "claimed_at", now)
-    trail.record("claimed", user.id, item=task.item, task_id=task.id)
+    trail.record("claimed", user.id, item=task.item, task_id=task.id, **_on_behalf(user, task))
     return task
+
+
+def _on_behalf(user: User, task: HumanTask) -> dict:
+    """{"on_behalf_of": username} when `user` acts as someone's substitute: "X for Y"."""
+    principal = acting_for(user, task)
+    return {"on_behalf_of": principal.username} if principal is not None else {}
 
 
 def release_task(user: User, task_id: str) -> HumanTask:
@@ -166,7 +172,15 @@ def _complete_task(user, task_id, decision, comment, account_id) -> HumanTask:
         instances.close_incidents(item.id, f"{done} by {user.username}", user.id)
     event = EVENTS[decision] if decision != "approve" else ("fulfilled" if fulfils else "approved")
     if not (fulfils and removal):
-        trail.record(event, user.id, item=item, task_id=task.id, comment=comment, decision=decision)
+        trail.record(
+            event,
+            user.id,
+            item=item,
+            task_id=task.id,
+            comment=comment,
+            decision=decision,
+            **_on_behalf(user, task),
+        )
     instances.save(instance, workflow)
     if fault is None:
         fault = instances.sync_or_fault(instance, workflow, open_tasks)

@@ -9,6 +9,7 @@ from sqlalchemy import inspect, select
 from engine.db import db
 from engine.models import Group, HumanTask, RequestItem, User, group_members
 from engine.models.directory import ADMINS_GROUP
+from engine.workflow import lanes
 
 # Within `cached()`: {group id: up to 3 of its active members' ids}, and the admins group.
 _cache: ContextVar[dict | None] = ContextVar("candidates_cache", default=None)
@@ -42,24 +43,25 @@ def _find_admins() -> Group | None:
     return db.session.query(Group).filter_by(name=ADMINS_GROUP).one_or_none()
 
 
-def approval_deciders(item_id: str, *, other_than: str | None = None) -> set[str]:
-    """Who decided an approval stage of the item (except the task `other_than`): nobody decides
-    two approval stages of one item."""
+def approval_deciders(item_id: str, stage: str | None) -> set[str]:
+    """Who decided an approval stage of the item other than `stage` (a task's BPMN id: the
+    instances of one multi-instance task, or a stage met again in a loop, are one stage).
+    Nobody decides two approval stages of one item."""
     query = select(HumanTask.completed_by_id).where(
         HumanTask.item_id == item_id,
         HumanTask.kind == "approval",
         HumanTask.status == "completed",
         HumanTask.completed_by_id.is_not(None),
     )
-    if other_than is not None:
-        query = query.where(HumanTask.id != other_than)
+    if stage is not None:
+        query = query.where(HumanTask.spec_name != stage)
     deciders = set(db.session.scalars(query))
     # A decision of this very unit, not flushed yet (a workflow sync runs without autoflush).
     for row in db.session.identity_map.values():
         if (
             isinstance(row, HumanTask)
             and row.item_id == item_id
-            and row.id != other_than
+            and row.spec_name != stage
             and row.kind == "approval"
             and row.status == "completed"
             and row.completed_by_id
@@ -68,13 +70,13 @@ def approval_deciders(item_id: str, *, other_than: str | None = None) -> set[str
     return deciders
 
 
-def _excluded(item: RequestItem, lane: str | None) -> set[str]:
+def _excluded(item: RequestItem, lane: str | None, stage: str | None) -> set[str]:
     """The people who may not act on a task of `lane` for the item: its requester and its
-    beneficiary, and for an approval lane whoever decided an earlier approval stage."""
+    beneficiary, and for an approval lane whoever decided another approval stage."""
     excluded = {item.requester_id, item.beneficiary_id}
     # A new item (not yet in the database) has decided nothing: no query for a batch of them.
     if lane != "Fulfiller" and inspect(item).persistent:
-        excluded |= approval_deciders(item.id)
+        excluded |= approval_deciders(item.id, stage)
     return excluded
 
 
@@ -117,29 +119,68 @@ def _some_active_members(group_id: str, limit: int) -> list[str]:
     )
 
 
-def resolve_candidates(lane: str | None, item: RequestItem) -> tuple[str | None, str | None]:
-    """(candidate user id, candidate group id) for a lane; admins when nobody else may act."""
-    app = item.application
-    excluded = _excluded(item, lane)
-    if lane == "Manager":
-        # The beneficiary's manager; when they cannot decide (gone, the requester, or already
-        # a decider of this item), the manager's manager; then admins.
-        manager = item.beneficiary.manager
-        if _eligible(manager, excluded):
-            return manager.id, None
-        above = manager.manager if manager is not None else None
-        if _eligible(above, excluded):
-            return above.id, None
-    elif lane == "ApproverGroup":
-        group_id = _group_with_eligible_member(app.approver_group_id, excluded)
-        if group_id is not None:
-            return None, group_id
-    elif lane == "Fulfiller":
-        group_id = _group_with_eligible_member(app.fulfiller_group_id, excluded)
-        if group_id is not None:
-            return None, group_id
+def resolve_candidates(
+    lane: str | None, item: RequestItem, stage: str | None = None
+) -> tuple[str | None, str | None]:
+    """(candidate user id, candidate group id) for a lane (engine/workflow/lanes.py).
+
+    When the lane names nobody who may decide (gone, the requester or the beneficiary, already
+    a decider of this item), the fallback is the beneficiary's manager's manager, then
+    `admins`; a fulfilment goes straight to `admins`."""
+    excluded = _excluded(item, lane, stage)
+    found = _lane_people(lane, item, excluded)
+    if found is not None:
+        return found
+    manager = item.beneficiary.manager
+    above = manager.manager if manager is not None else None
+    if lane != "Fulfiller" and _eligible(above, excluded):
+        return above.id, None
     admins = _admins()
     return None, admins.id if admins else None
+
+
+def _lane_people(lane, item, excluded) -> tuple[str | None, str | None] | None:
+    """Who the lane itself names, or None when nobody in it may decide."""
+    app = item.application
+    manager = item.beneficiary.manager
+    if lane == "Manager" and _eligible(manager, excluded):
+        return manager.id, None
+    if lane in ("Manager", "SecondLevelManager"):
+        return None  # the fallback is the manager's manager
+    if lane == "ApplicationOwner":
+        owner = db.session.get(User, app.owner_user_id) if app.owner_user_id else None
+        if _eligible(owner, excluded):
+            return owner.id, None
+        group_id = app.owner_group_id
+    elif lane == "ApproverGroup":
+        group_id = app.approver_group_id
+    elif lane == "Fulfiller":
+        group_id = app.fulfiller_group_id
+    else:
+        group_id = _group_id(lanes.group_for(app, lane)) if lane else None
+    group_id = _group_with_eligible_member(group_id, excluded)
+    return (None, group_id) if group_id is not None else None
+
+
+def _group_id(name: str | None) -> str | None:
+    if name is None:
+        return None
+    cache = _cache.get()
+    key = f"group:{name}"
+    if cache is not None and key in cache:
+        return cache[key]
+    found = db.session.scalar(select(Group.id).where(Group.name == name))
+    if cache is not None:
+        cache[key] = found
+    return found
+
+
+def excluded_for(task: HumanTask) -> set[str]:
+    """Everyone who may never decide `task`, whatever their groups (see may_decide)."""
+    excluded = {task.requester_id, task.beneficiary_id}
+    if task.kind == "approval":
+        excluded |= approval_deciders(task.item_id, task.spec_name)
+    return excluded
 
 
 def may_decide(user: User, task: HumanTask) -> str | None:
@@ -149,16 +190,31 @@ def may_decide(user: User, task: HumanTask) -> str | None:
         return f"{user.username} is deactivated"
     if user.id in (task.requester_id, task.beneficiary_id):
         return "nobody may act on an item they requested or that is for themselves"
-    if task.kind == "approval" and user.id in approval_deciders(task.item_id, other_than=task.id):
+    if task.kind == "approval" and user.id in approval_deciders(task.item_id, task.spec_name):
         return "nobody decides two approval stages of the same item"
     return None
 
 
 def is_candidate(user: User, task: HumanTask) -> bool:
-    """True when `user` may claim or complete `task` (admins may act on any task but their own)."""
+    """True when `user` may claim or complete `task` (admins may act on any task but their own),
+    themselves or as the substitute of a candidate."""
     if user.id in (task.requester_id, task.beneficiary_id):
         return False
+    return _named(user, task) or acting_for(user, task) is not None
+
+
+def _named(user: User, task: HumanTask) -> bool:
     if task.candidate_user_id == user.id:
         return True
     group_ids = {g.id for g in user.groups}
     return task.candidate_group_id in group_ids or user.is_admin
+
+
+def acting_for(user: User, task: HumanTask) -> User | None:
+    """The person `user` stands in for on `task`, when they are a candidate only as a
+    substitute (engine/tasks/substitutes.py); else None."""
+    if _named(user, task):
+        return None
+    from engine.tasks.substitutes import principals
+
+    return next((p for p in principals(user) if _named(p, task)), None)

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from engine.db import db
 from engine.errors import Invalid
 from engine.models import WorkflowVersion
+from engine.workflow import lanes
 from engine.workflow.policy import check_document
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ def deploy(
     """
     text = content.decode() if isinstance(content, bytes) else content
     key, spec, subprocesses = parse_bpmn(text)
+    lanes.check_deploy(key, text)
     digest = hashlib.sha256(text.encode()).hexdigest()
     active = latest_version(key)
     if active is not None and active.content_hash == digest:

@@ -133,7 +133,7 @@ def _sync(instance, workflow, open_tasks, open_jobs) -> None:
 
 
 def _create_task_row(instance, item, task, kind, due_at) -> None:
-    user_id, group_id = resolve_candidates(task.task_spec.lane, item)
+    user_id, group_id = resolve_candidates(task.task_spec.lane, item, task.task_spec.name)
     row = HumanTask(
         id=new_id(),
         instance_id=instance.id,
@@ -194,7 +194,10 @@ def _set_item_status(item, workflow, kinds, provisioning) -> None:
     if workflow.is_completed():
         rejected_at = runtime.ended_rejected(workflow)
         if rejected_at:
+            newly = item.status != "rejected"
             item.finish("rejected", item.outcome_reason or f"ended at {rejected_at}")
+            if newly:
+                notify.item_rejected(item)
         else:
             newly = item.status != "fulfilled"
             item.finish("fulfilled", item.outcome_reason)

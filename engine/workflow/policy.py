@@ -8,6 +8,8 @@ item runs into it. Elements accessflow does not run (messages, signals, conditio
 scripts, data objects, call activities, ad-hoc sub-processes...) are refused, not ignored.
 """
 
+import re
+
 from lxml import etree
 
 from engine.errors import Invalid
@@ -22,7 +24,9 @@ LAYOUT_NAMESPACES = (
     "http://www.omg.org/spec/DD/20100524/DC",
     "http://www.omg.org/spec/DD/20100524/DI",
 )
-HUMAN_LANES = ("Manager", "ApproverGroup", "Fulfiller")
+# Lanes are roles (engine/workflow/lanes.py): these built-in ones, or a name mapped to a group.
+HUMAN_LANES = ("Manager", "SecondLevelManager", "ApproverGroup", "Fulfiller", "ApplicationOwner")
+LANE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
 SERVICE_OPERATORS = ("provision",)
 MAX_ELEMENTS = 5_000
 
@@ -143,10 +147,11 @@ def _check_lanes(process) -> None:
         *(f"{{{BPMN_NS}}}{tag}" for tag in ("userTask", "manualTask", "task"))
     ):
         lane = lanes.get(node.get("id"))
-        if lane not in HUMAN_LANES:
+        if lane is None or not LANE_NAME.fullmatch(lane.strip()):
             _refuse(
                 node,
-                f"lane {lane!r} cannot be resolved to people; use one of {', '.join(HUMAN_LANES)}",
+                f"lane {lane!r} cannot be resolved to people: a human task needs a lane named "
+                f"{', '.join(HUMAN_LANES)}, or a name (letters, digits, _) mapped to a group",
             )
 
 

@@ -48,6 +48,10 @@ CONNECTION_FACTS = {
     "max_results": "Most results per search",
     "bulk": "Bulk operations",
     "etag": "Versioned writes (ETag)",
+    "bound_as": "Bound as",
+    "base_dn": "Users under",
+    "tls": "Encrypted (TLS)",
+    "disable_strategy": "Leavers are disabled by",
 }
 
 

@@ -1,14 +1,20 @@
 """The inbox: tasks assigned to me, to my groups, claimed by me; deciding one or several."""
 
+from datetime import date, datetime, time
+
 from flask import flash, g, redirect, render_template, request, url_for
 
-from engine.errors import DomainError
+from engine.audit.digests import set_preference
+from engine.db import utcnow
+from engine.errors import DomainError, Invalid
 from engine.provisioning.accounts import accounts_to_remove, named_account
 from engine.requests.listing import completed_page
 from engine.requests.listing import inbox_page as tasks_page
 from engine.requests.tracking import names_for, open_incident, provisioning_attempts
 from engine.tasks.actions import claim_task, complete_task, get_task, release_task
 from engine.tasks.delegation import reassign_task
+from engine.tasks.inbox import Filters
+from engine.tasks.substitutes import end_substitution, set_substitute, substitutions_of
 from engine.unit_of_work import unit_of_work
 from ui.blueprint import bp, inbox_total, login_required
 from ui.errors import form_page, readable
@@ -26,18 +32,29 @@ VIEWS = {"all": "all", "assigned": "assigned", "groups": "groups", "claimed": "m
 PAGE_SIZE = 50
 
 
-def inbox_page(**_):
+def inbox_page(narrow: bool = True, **_):
     """One page of the tab's tasks (keyset: `after` is the cursor of the previous page's end)
-    and how many the tab holds, counted no further than the inbox's cap."""
+    and how many the tab holds, counted no further than the inbox's cap; narrowed by the
+    filters in the query unless `narrow` is false."""
     tab = request.args.get("tab", "all")
     tab = tab if tab in TABS else "all"
     after = request.args.get("after") or None
     done = tab == "completed"
+    narrowing = {
+        key: (request.args.get(key, "").strip()[:150] if narrow else "") or None
+        for key in ("application", "beneficiary", "lane")
+    }
+    filters = Filters(overdue=narrow and request.args.get("overdue") == "1", **narrowing)
     page = (
         completed_page(g.user, PAGE_SIZE, after)
         if done
-        else tasks_page(g.user, VIEWS[tab], PAGE_SIZE, after)
+        else tasks_page(g.user, VIEWS[tab], PAGE_SIZE, after, filters)
     )
+    # The filters as query arguments, carried by the tabs' and the pager's links.
+    kept = {k: v for k, v in narrowing.items() if v}
+    if filters.overdue:
+        kept["overdue"] = "1"
+    away = substitutions_of(g.user)
     tasks = page.rows
     users, groups = names_for(
         [t.candidate_user_id for t in tasks] + [t.claimed_by_id for t in tasks],
@@ -52,15 +69,62 @@ def inbox_page(**_):
         groups=groups,
         next_page=page.next,
         paged=bool(request.args.get("after")),
-        total=None if done else inbox_total(g.user, VIEWS[tab]),
+        total=None if done else inbox_total(g.user, VIEWS[tab], filters),
         completed=done,
+        filters=kept,
+        now=utcnow(),
+        substitutions=away,
+        away_people=names_for([r.user_id for r in away] + [r.substitute_id for r in away])[0],
     )
 
 
 @bp.route("/inbox")
 @login_required
 def inbox():
-    return inbox_page()
+    try:
+        return inbox_page()
+    except Invalid as err:  # a filter naming no application or person: said, then unfiltered
+        flash(readable(err), "error")
+        return inbox_page(narrow=False), 422
+
+
+@bp.route("/inbox/notices", methods=["POST"])
+@login_required
+@form_page(inbox_page)
+def task_notices():
+    """How the signed-in person hears of new tasks (digest, immediate, none)."""
+    with unit_of_work():
+        set_preference(g.user, request.form.get("task_notices", ""))
+    flash("Saved: how you hear of new tasks.", "success")
+    return redirect(url_for("ui.inbox"), code=303)
+
+
+@bp.route("/inbox/substitutes", methods=["POST"])
+@login_required
+@form_page(inbox_page)
+def add_substitute():
+    """Out of office: a substitute acts on my tasks until the end of the day chosen."""
+    until = request.form.get("until", "")
+    try:
+        ends_at = datetime.combine(date.fromisoformat(until), time.max)
+    except ValueError:
+        raise Invalid("until: choose the last day you are away", field="until") from None
+    with unit_of_work():
+        set_substitute(g.user, request.form.get("substitute", ""), None, ends_at)
+    flash(
+        f"{request.form.get('substitute', '').strip()} stands in for you until {until}.", "success"
+    )
+    return redirect(url_for("ui.inbox"), code=303)
+
+
+@bp.route("/inbox/substitutes/<substitution_id>/end", methods=["POST"])
+@login_required
+@form_page(inbox_page)
+def end_substitute(substitution_id):
+    with unit_of_work():
+        end_substitution(g.user, substitution_id)
+    flash("The substitution has ended.", "success")
+    return redirect(url_for("ui.inbox"), code=303)
 
 
 @bp.route("/inbox/decide", methods=["POST"])
@@ -105,6 +169,7 @@ def task_page(task_id, **_):
         # The one the requester chose when the person holds several, ended or not.
         accounts=accounts_to_remove(item) or [a for a in [named_account(item)] if a],
         incident=open_incident(item) if failed else None,
+        now=utcnow(),
         attempts=provisioning_attempts(item) if failed else [],
     )
 
