@@ -37,6 +37,8 @@ class Config:
     DIGEST_INTERVAL = os.environ.get("ACCESSFLOW_DIGEST_INTERVAL", "PT5M")
     # Where links in mail point: the address people open accessflow at.
     BASE_URL = os.environ.get("ACCESSFLOW_BASE_URL", "http://localhost:8000")
+    # Days before an assignment's end date that its holder and their manager are reminded.
+    EXPIRY_REMINDER_DAYS = os.environ.get("ACCESSFLOW_EXPIRY_REMINDER_DAYS", "7,1")
     # Set by scripts/demo.sh only: the login page then lists the demo users and their roles.
     DEMO = os.environ.get("ACCESSFLOW_DEMO", "0") == "1"
     # Larger bodies are refused with 413 before they are read, chunked ones as they stream in.

@@ -141,6 +141,16 @@ class CartLineIn(Schema):
             "its accessflow id; required when they hold several"
         },
     )
+    end_date = Text(
+        allow_none=True,
+        validate=validate.Length(max=40),
+        metadata={
+            "description": "when the access ends: an ISO 8601 date (through that day, UTC) or "
+            "date-time (UTC unless it has an offset); within the application's max_duration, "
+            "required when it has require_end_date",
+            "example": "2026-12-31",
+        },
+    )
 
 
 class SubmitHeaders(Schema):
@@ -203,6 +213,11 @@ class ApplicationSchema(Schema):
     description = fields.String(allow_none=True)
     enabled = fields.Boolean()
     workflow = fields.String(attribute="workflow_key")
+    max_duration = fields.String(
+        allow_none=True,
+        metadata={"description": "ISO 8601 duration: the longest access a request may ask for"},
+    )
+    require_end_date = fields.Boolean(metadata={"description": "every request needs end_date"})
     approver_group = Computed(through("approver_group.name"))
     fulfiller_group = Computed(through("fulfiller_group.name"))
     connector = fields.Function(
@@ -234,6 +249,9 @@ class ItemSchema(Schema):
     kind = fields.String(metadata={"description": "grant, update or remove"})
     role = fields.String(allow_none=True)
     justification = fields.String(allow_none=True)
+    end_date = UtcDateTime(
+        attribute="ends_at", allow_none=True, metadata={"description": "when the access ends"}
+    )
     status = fields.String(metadata={"enum": list(STATUSES)})
     outcome_reason = fields.String(allow_none=True)
     account_id = Computed(account_external_id)
@@ -264,6 +282,9 @@ class CartLineSchema(Schema):
         metadata={"description": "the account an update or a removal names, when it names one"},
     )
     justification = fields.String(allow_none=True)
+    end_date = UtcDateTime(
+        attribute="ends_at", allow_none=True, metadata={"description": "when the access ends"}
+    )
     created_at = UtcDateTime()
 
 

@@ -1,5 +1,6 @@
 """`accessflow worker`: takes due provisioning jobs and runs them, on a schedule; applies the
-queued group access changes (engine.access.changes) and fires due BPMN timers.
+queued group access changes (engine.access.changes), fires due BPMN timers, ends expired
+assignments and queues the reminders before an end (engine.access.expiry, .reminders).
 
 APScheduler is started here and nowhere else (a scheduler fires in every process that starts
 one); correctness across many workers comes from row locks and leases in engine.provisioning.jobs.
@@ -15,10 +16,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from engine import durations
-from engine.access import changes
+from engine.access import changes, expiry
+from engine.access import reminders as expiry_reminders
 from engine.audit import digests, notices
 from engine.audit.notifications import Mailer
 from engine.db import db
+from engine.errors import Conflict
 from engine.provisioning import jobs
 from engine.provisioning.calls import run_jobs
 from engine.sync import runner as sync_runner
@@ -54,6 +57,9 @@ class Worker:
         self.batch = max(1, batch)
         self.http_concurrency = max(1, http_concurrency)
         self.mailer = Mailer.from_config(app.config)
+        self.reminder_days = expiry_reminders.parse_days(
+            app.config.get("EXPIRY_REMINDER_DAYS") or expiry_reminders.DEFAULT_DAYS
+        )
         interval = app.config.get("DIGEST_INTERVAL") or "PT5M"
         try:
             self.digest_interval = durations.parse(interval)
@@ -129,6 +135,47 @@ class Worker:
                 return 0
             finally:
                 db.session.remove()
+
+    def expire_access(self, now=None) -> tuple[int, int]:
+        """The expiry scan: end the assignments past their end date (and start the removals),
+        then queue the reminders due; one unit of work per batch. Returns (ended, reminded)."""
+        with self.app.app_context():
+            try:
+                ended = self._batches(lambda: expiry.expire_due(now, expiry.BATCH), expiry.BATCH)
+                reminded = self._batches(
+                    lambda: expiry_reminders.remind_due(
+                        self.mailer.base_url, self.reminder_days, now, expiry_reminders.BATCH
+                    ),
+                    expiry_reminders.BATCH,
+                )
+                if ended or reminded:
+                    log.info(
+                        "worker %s: %d assignments expired, %d reminded",
+                        self.worker_id,
+                        ended,
+                        reminded,
+                    )
+                return ended, reminded
+            except Exception:  # a database outage: logged, the next poll tries again
+                log.exception("worker %s: the expiry scan failed", self.worker_id)
+                return 0, 0
+            finally:
+                db.session.remove()
+
+    def _batches(self, scan, batch: int) -> int:
+        """Run `scan` (one batch) in a unit of work each until a batch comes back short."""
+        total = 0
+        while not self._stopping.is_set():
+            try:
+                with unit_of_work():
+                    done = scan()
+            except Conflict as err:  # another worker took the same rows: the next poll goes on
+                log.info("worker %s: expiry batch lost a race (%s)", self.worker_id, err.detail)
+                break
+            total += done
+            if done < batch:
+                break
+        return total
 
     def remind_and_escalate(self) -> int:
         """Remind the candidates of tasks coming due and escalate the tasks waiting too long
@@ -264,6 +311,15 @@ class Worker:
             "interval",
             seconds=interval,
             id="timers",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=_now(),
+        )
+        scheduler.add_job(
+            self.expire_access,
+            "interval",
+            seconds=interval,
+            id="expiry",
             max_instances=1,
             coalesce=True,
             next_run_time=_now(),

@@ -81,6 +81,14 @@ def when(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
 
 
+@bp.app_template_filter("ends")
+def ends(moment) -> str:
+    """When time-bound access ends: "through 2026-12-31" (a date's end) or the exact time."""
+    from engine.requests.end_dates import describe
+
+    return describe(moment) if moment else ""
+
+
 @bp.app_template_filter("status_label")
 def status_label(status: str) -> str:
     return STATUS_LABELS.get(status, (status or "").replace("_", " "))

@@ -51,6 +51,7 @@ def register_api(app) -> None:
     from api.docs import docs_page
     from api.rest import (
         admin_directory,
+        admin_expiry,
         admin_provisioning,
         admin_scim,
         admin_sod,
@@ -81,6 +82,7 @@ def register_api(app) -> None:
         admin_directory,
         admin_sod,
         admin_scim,
+        admin_expiry,
     ):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs_page)

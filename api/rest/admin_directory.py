@@ -31,6 +31,7 @@ from engine.directory import admin as directory
 from engine.directory.authentication import require_admin
 from engine.directory.lookup import group_name_of, username_of
 from engine.models.lifecycle import SOURCES
+from engine.requests.end_dates import parse_end_date
 from engine.unit_of_work import unit_of_work
 
 blp = resource_blueprint(
@@ -45,7 +46,7 @@ def _admins_only() -> None:
     require_admin(current_user(), "use the administration API")
 
 
-def _csv(rows: list[dict], columns: list[str], filename: str) -> Response:
+def csv_answer(rows: list[dict], columns: list[str], filename: str) -> Response:
     """Dumped rows as CSV (lists joined by ';'), one column per name in `columns`."""
     out = io.StringIO()
     writer = csv.writer(out)
@@ -288,6 +289,13 @@ class ApplicationIn(Schema):
     kind = fields.String(metadata={"description": "connected, disconnected or sso"})
     enabled = strict_bool()
     group_auto_provisioning = strict_bool()
+    max_duration = Text(
+        allow_none=True,
+        metadata={
+            "description": "ISO 8601 duration (P90D): the longest end date a request may ask"
+        },
+    )
+    require_end_date = strict_bool()
     approver_group = Text(allow_none=True)
     fulfiller_group = Text(allow_none=True)
     workflow = Text()
@@ -373,6 +381,11 @@ class AssignIn(Schema):
     account_mode = fields.String(load_default="create", validate=validate.OneOf(grants.ADMIN_MODES))
     role = Text(allow_none=True, validate=validate.Length(1, 100))
     reason = Text(allow_none=True, validate=validate.Length(max=4000))
+    end_date = Text(
+        allow_none=True,
+        validate=validate.Length(max=40),
+        metadata={"description": "ISO 8601 date or date-time (UTC): the assignments end then"},
+    )
 
 
 class SettingsSchema(Schema):
@@ -398,7 +411,7 @@ def list_users(format, limit, cursor=None, **filters):
     wanted = overview.PeopleFilter(**filters)
     if format == "csv":
         rows = UserSchema(many=True).dump(list(overview.each_person(current_user(), wanted)))
-        return _csv(rows, USER_COLUMNS, "users.csv")
+        return csv_answer(rows, USER_COLUMNS, "users.csv")
     return overview.search_people(current_user(), wanted, limit=limit, cursor=cursor)
 
 
@@ -554,7 +567,7 @@ def list_assignments(key, format, **filters):
     """Who is assigned the application (active ones unless `include_ended`), newest first."""
     rows = overview.assignments(current_user(), key, **filters)
     if format == "csv":
-        return _csv(
+        return csv_answer(
             AssignmentSchema(many=True).dump(rows), ASSIGNMENT_COLUMNS, f"{key}-assignments.csv"
         )
     return {"items": rows}
@@ -563,13 +576,20 @@ def list_assignments(key, format, **filters):
 @blp.route("/applications/<string:key>/assignments", methods=["POST"])
 @blp.arguments(AssignIn, as_kwargs=True)
 @blp.response(201, AssignmentList)
-def assign_users(key, users, account_mode, role=None, reason=None):
+def assign_users(key, users, account_mode, role=None, reason=None, end_date=None):
     """Assign the application to people (no approval): an account is created, or an existing
-    one linked (`account_mode: link`), for each who does not hold it yet."""
+    one linked (`account_mode: link`), for each who does not hold it yet; with `end_date` the
+    assignments end then by themselves."""
     with unit_of_work():
         overview.application(current_user(), key)
         made = grants.assign_users(
-            current_user(), key, users, account_mode=account_mode, role=role, reason=reason
+            current_user(),
+            key,
+            users,
+            account_mode=account_mode,
+            role=role,
+            reason=reason,
+            ends_at=parse_end_date(end_date),
         )
         return {"items": made}
 

@@ -43,12 +43,15 @@ def grant(
     item: RequestItem | None = None,
     ends_at=None,
 ) -> Assignment:
-    """Start an assignment, or return the one already active in that slot (same role)."""
+    """Start an assignment, or return the one already active in that slot (same role and end).
+
+    A new role or end date from the same source ends the old row and starts a new one, so the
+    history says who moved the end (a renewal) and when."""
     existing = find(user.id, app.id, source, source_id)
-    if existing is not None and existing.role == role:
+    if existing is not None and existing.role == role and existing.ends_at == ends_at:
         return existing
-    if existing is not None:  # a new role from the same source replaces the old one
-        end(existing, actor_id, f"replaced: role {role or 'none'}")
+    if existing is not None:
+        end(existing, actor_id, _replaced(existing, role, ends_at))
     assignment = Assignment(
         id=new_id(),
         user_id=user.id,
@@ -75,8 +78,17 @@ def grant(
         application=app.key,
         source=source,
         role=role,
+        ends_at=ends_at.isoformat() if ends_at is not None else None,
     )
     return assignment
+
+
+def _replaced(existing: Assignment, role: str | None, ends_at) -> str:
+    if existing.role != role:
+        return f"replaced: role {role or 'none'}"
+    if ends_at is None:
+        return "replaced: no end date"
+    return f"renewed until {ends_at.isoformat(timespec='minutes')} UTC"
 
 
 def end(assignment: Assignment, actor_id: str | None, reason: str) -> None:
@@ -102,7 +114,11 @@ def item_fulfilled(item: RequestItem) -> None:
     Items from other origins carry the assignment their change made already."""
     if item.origin != "cart":
         return
-    if item.kind == "grant" or (item.kind == "update" and item.role):
+    if item.kind == "grant" or (item.kind == "update" and (item.role or item.ends_at)):
+        ends_at = item.ends_at
+        if item.kind == "update" and ends_at is None:  # a new role keeps the end it had
+            current = find(item.beneficiary_id, item.application_id, "request")
+            ends_at = current.ends_at if current is not None else None
         assignment = grant(
             item.beneficiary,
             item.application,
@@ -111,6 +127,7 @@ def item_fulfilled(item: RequestItem) -> None:
             actor_id=item.requester_id,
             reason=item.justification or "requested",
             item=item,
+            ends_at=ends_at,
         )
         item.assignment_id = assignment.id
     elif item.kind == "remove":

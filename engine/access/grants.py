@@ -1,10 +1,12 @@
 """An admin's direct assignments ("Assign users"): create a new account or link an existing one."""
 
+from datetime import datetime
+
 from sqlalchemy import select
 
 from engine.access import assignments
 from engine.access import items as access_items
-from engine.db import db
+from engine.db import db, utcnow
 from engine.directory.authentication import require_admin
 from engine.directory.lookup import application_by_key, user_by_username
 from engine.errors import Invalid, NotFound
@@ -22,9 +24,10 @@ def assign_users(
     account_mode: str = "create",
     role: str | None = None,
     reason: str | None = None,
+    ends_at: datetime | None = None,
 ) -> list[Assignment]:
     """Assign an application to people; an item (no approval) creates or links the account of
-    each one who does not hold it yet."""
+    each one who does not hold it yet. With `ends_at` the assignments end then by themselves."""
     require_admin(admin, "assign applications")
     if account_mode not in ADMIN_MODES:
         raise Invalid("account_mode must be create or link", field="account_mode")
@@ -33,6 +36,8 @@ def assign_users(
         raise Invalid(f"{app.name} has no role {role!r}", field="role")
     if not usernames:
         raise Invalid("pick at least one person", field="users")
+    if ends_at is not None and ends_at <= utcnow():
+        raise Invalid("the end date is in the past", field="end_date")
     made = []
     for username in dict.fromkeys(usernames):
         person = user_by_username(username, field="users")
@@ -46,6 +51,7 @@ def assign_users(
             role=role,
             actor_id=admin.id,
             reason=reason or "assigned by an admin",
+            ends_at=ends_at,
         )
         made.append(assignment)
         if held or access_items.open_item(person.id, app.id) is not None:

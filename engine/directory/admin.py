@@ -28,8 +28,9 @@ APP_FIELDS = (
     "approval_timeout",
     "reminder_before",
     "escalate_after",
+    "max_duration",
 )
-APP_FLAGS = ("enabled", "group_auto_provisioning", "allow_multiple_accounts")
+APP_FLAGS = ("enabled", "group_auto_provisioning", "allow_multiple_accounts", "require_end_date")
 MASK = "********"
 
 

@@ -95,6 +95,16 @@ class Duration(fields.String):
         return text
 
 
+def duration_of(text: str) -> timedelta | None:
+    """The length of an ISO-8601 duration ("P90D", "P1Y", "PT12H"), a year counted as 365 days
+    and a month as 31 (the longer reading: a limit is never shorter than it says); None when
+    `text` is not one, or is longer than any date reaches."""
+    try:
+        return durations.parse(text)
+    except (ValueError, OverflowError):
+        return None
+
+
 class Connector(fields.Dict):
     """Connector settings: an object with a `type`; the connector checks the rest when built."""
 
@@ -203,6 +213,7 @@ class ApplicationEntry(Schema):
     escalate_after = Duration(365)
     escalation_group = Name(150)
     max_duration = Duration(3650)
+    require_end_date = Flag()
     sync_interval = Duration(365)
     provisioning_enabled = Flag()
     orphan_policy = fields.String(

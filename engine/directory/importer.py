@@ -167,6 +167,8 @@ def _import_applications(entries: list[dict]) -> int:
             app.connector_settings = entry.get("connector")
         app.notification_email = entry.get("notification_email")
         app.approval_timeout = entry.get("approval_timeout")
+        app.max_duration = entry.get("max_duration")
+        app.require_end_date = entry.get("require_end_date", False)
         app.reminder_before = entry.get("reminder_before")
         app.escalate_after = entry.get("escalate_after")
         group = _group(entry.get("escalation_group"), where)

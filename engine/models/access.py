@@ -35,6 +35,8 @@ class CartItem(Model):
     # The account an update or a removal is about, when the person holds several.
     account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"))
     justification: Mapped[str | None] = mapped_column(Text)
+    # When the access asked for ends (naive UTC); None: no end.
+    ends_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     application: Mapped[Application] = relationship(lazy="joined")
@@ -76,6 +78,8 @@ class RequestItem(Model):
     # The assignment this item grants or removes (a cart grant gets it when it is fulfilled).
     assignment_id: Mapped[str | None] = mapped_column(String(36))
     justification: Mapped[str | None] = mapped_column(Text)
+    # When the access it grants ends (naive UTC): the assignment's ends_at once fulfilled.
+    ends_at: Mapped[datetime | None] = mapped_column()
     status: Mapped[str] = mapped_column(String(30), default="pending_approval", index=True)
     # Set while the item is open, NULL once final: a unique index makes "one open request per
     # beneficiary and application" hold even under concurrent submits.

@@ -135,6 +135,10 @@ class Application(Model):
     sync_interval: Mapped[str | None] = mapped_column(String(40))
     sync_settings: Mapped[dict | None] = mapped_column(JSON)
     next_sync_at: Mapped[datetime | None] = mapped_column()
+    # Time-bound access: the longest a request may ask for (ISO-8601 duration, None: no limit),
+    # and whether every request must name an end date.
+    max_duration: Mapped[str | None] = mapped_column(String(40))
+    require_end_date: Mapped[bool] = mapped_column(default=False, server_default="0")
 
     approver_group: Mapped[Group | None] = relationship(foreign_keys=[approver_group_id])
     fulfiller_group: Mapped[Group | None] = relationship(foreign_keys=[fulfiller_group_id])

@@ -23,6 +23,14 @@ class Assignment(Model):
         Index("ix_assignments_holder", "user_id", "application_id", "ended_at"),
         Index("ix_assignments_application", "application_id", "ended_at"),
         Index("ix_assignments_source", "source", "source_id", "ended_at"),
+        # The expiry and reminder scans read only active rows by end date: they stay cheap
+        # however many assignments have ended.
+        Index(
+            "ix_assignments_ending",
+            "ends_at",
+            sqlite_where=text("ended_at IS NULL AND ends_at IS NOT NULL"),
+            postgresql_where=text("ended_at IS NULL AND ends_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -40,10 +48,15 @@ class Assignment(Model):
     created_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     reason: Mapped[str | None] = mapped_column(Text)
     starts_at: Mapped[datetime] = mapped_column(default=utcnow)
-    ends_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Read through ix_assignments_ending (active rows only) by the expiry and reminder scans.
+    ends_at: Mapped[datetime | None] = mapped_column()
     ended_at: Mapped[datetime | None] = mapped_column()
     ended_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     ended_reason: Mapped[str | None] = mapped_column(Text)
+    # The smallest "days before the end" reminder already sent (None: none yet), so each
+    # reminder goes once, and when it went.
+    reminder_days: Mapped[int | None] = mapped_column()
+    reminded_at: Mapped[datetime | None] = mapped_column()
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     application: Mapped[Application] = relationship(lazy="joined")

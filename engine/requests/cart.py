@@ -26,6 +26,7 @@ from engine.models import (
 )
 from engine.models.access import ACCOUNT_MODES
 from engine.provisioning import accounts
+from engine.requests import end_dates
 from engine.requests.drafts import ItemDraft
 from engine.tasks import candidates
 from engine.unit_of_work import savepoint
@@ -46,6 +47,7 @@ def add_to_cart(
     account_id: str | None = None,
     *,
     choose_account_later: bool = False,
+    end_date: str | None = None,
 ) -> CartItem:
     """Put one application for one beneficiary (default: the requester) in the cart.
 
@@ -54,7 +56,8 @@ def add_to_cart(
     knows it by) says which when the person holds several; `create` is refused when the person
     holds an account and the app allows one only; access a group grants is removed from the
     group. `choose_account_later` (the pages' cart, where each line has an account select)
-    lets an update or a removal wait for its account until the submit."""
+    lets an update or a removal wait for its account until the submit. `end_date` (ISO 8601
+    date or date-time) makes the access time-bound, within the application's maximum."""
     if account_mode not in ACCOUNT_MODES:
         raise Invalid(
             f"account_mode must be one of {', '.join(ACCOUNT_MODES)}", field="account_mode"
@@ -74,6 +77,8 @@ def add_to_cart(
         why = sod.refusal(person, app)
         if why is not None:
             raise Invalid(why, field="application")
+    ends_at = end_dates.parse_end_date(end_date)
+    end_dates.check_end_date(app, ends_at, account_mode)
     line = CartItem(
         owner_id=user.id,
         application=app,
@@ -82,6 +87,7 @@ def add_to_cart(
         justification=justification,
         role=role,
         account_id=chosen.id if chosen else None,
+        ends_at=ends_at,
     )
     db.session.add(line)
     return line
@@ -274,9 +280,11 @@ def _start(draft: ItemDraft, version: WorkflowVersion | None) -> None:
 
 def _recheck_account(line: CartItem, held: Sequence[Account]) -> None:
     """The account rules again: accounts made or ended since the line was added, and the
-    account a line left to choose (the pages' cart) must be chosen now."""
+    account a line left to choose (the pages' cart) must be chosen now; the end date again
+    (time has passed, the application's maximum may have changed)."""
     try:
         check_account(line.beneficiary, line.application, line.account_mode, held, line.account_id)
+        end_dates.check_end_date(line.application, line.ends_at, line.account_mode)
     except DomainError as err:
         err.extra.setdefault("line", line.id)
         raise
@@ -339,6 +347,7 @@ def _draft(request: AccessRequest, position: int, line: CartItem) -> ItemDraft:
         account_id=line.account_id,
         request=request,
         position=position,
+        ends_at=line.ends_at,
     )
 
 

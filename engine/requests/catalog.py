@@ -43,6 +43,7 @@ def add_for_beneficiaries(
     account_mode: str = "create",
     justification: str | None = None,
     role: str | None = None,
+    end_date: str | None = None,
 ) -> list[CartItem]:
     """Batch provisioning: one cart line per beneficiary for the same application; all of them
     or none (they land in the caller's one unit of work). Someone who holds several accounts
@@ -67,6 +68,7 @@ def add_for_beneficiaries(
             justification,
             role,
             choose_account_later=True,
+            end_date=end_date,
         )
         for person in people
     ]
@@ -121,6 +123,8 @@ def update_cart_line(user: User, line_id: str, edit: LineEdit) -> CartItem:
     else:
         cart.guard_role(app, role)
     line.account_mode = mode
+    if mode == "remove":  # a removal ends the access now: an end date no longer applies
+        line.ends_at = None
     line.role = role
     line.account_id = chosen.id if chosen else None
     line.justification = (edit.justification or "").strip() or None

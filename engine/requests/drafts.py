@@ -5,6 +5,7 @@ through `ItemDraft`; `build()` makes the ORM row, `columns()` the values a batch
 """
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from engine.db import new_id, utcnow
 from engine.models import AccessRequest, Application, RequestItem, User
@@ -27,6 +28,7 @@ class ItemDraft:
     account_id: str | None = None
     request: AccessRequest | None = None
     position: int = 0
+    ends_at: datetime | None = None  # time-bound access: when what it grants ends
     status: str = "pending_approval"
     id: str = field(default_factory=new_id)
 
@@ -74,6 +76,7 @@ class ItemDraft:
             "open_key": self.open_key,
             "outcome_reason": None,
             "account_id": self.account_id,
+            "ends_at": self.ends_at,
             "created_at": now,
             "updated_at": now,
             "finished_at": None,
@@ -98,6 +101,7 @@ class ItemDraft:
             account_id=self.account_id,
             justification=self.justification,
             open_key=self.open_key,
+            ends_at=self.ends_at,
         )
         if self.request is not None:
             item.request = self.request

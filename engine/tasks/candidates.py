@@ -75,7 +75,8 @@ def _excluded(item: RequestItem, lane: str | None, stage: str | None) -> set[str
     beneficiary, and for an approval lane whoever decided another approval stage."""
     excluded = {item.requester_id, item.beneficiary_id}
     # A new item (not yet in the database) has decided nothing: no query for a batch of them.
-    if lane != "Fulfiller" and inspect(item).persistent:
+    state = inspect(item, raiseerr=False)  # None for an ItemDraft: a batch's new item
+    if lane != "Fulfiller" and state is not None and state.persistent:
         excluded |= approval_deciders(item.id, stage)
     return excluded
 

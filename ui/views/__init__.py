@@ -6,6 +6,7 @@ from ui.views import (  # noqa: F401
     auth,
     catalog,
     designer,
+    expiring,
     groups,
     inbox,
     people,

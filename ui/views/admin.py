@@ -13,6 +13,7 @@ from engine.directory.lookup import group_name_of, username_of
 from engine.errors import Invalid
 from engine.models.directory import ADMINS_GROUP
 from engine.provisioning.admin import check_connection, get_application, list_applications
+from engine.requests.end_dates import parse_end_date
 from engine.unit_of_work import unit_of_work
 from ui.blueprint import bp, login_required
 from ui.directory_forms import (
@@ -192,15 +193,16 @@ def parse_roles(text: str) -> list[dict]:
 @login_required
 @form_page(application_page)
 def admin_application_settings(key):
-    data = {flag: request.form.get(flag) == "on" for flag in FLAGS}
+    data: dict = {flag: request.form.get(flag) == "on" for flag in FLAGS}
     data["roles"] = parse_roles(request.form.get("roles", ""))
+    data["max_duration"] = request.form.get("max_duration", "").strip() or None
     with unit_of_work():
         update_application(g.user, key, data)
     flash("Application settings saved.", "success")
     return _back(key)
 
 
-FLAGS = ("enabled", "group_auto_provisioning", "allow_multiple_accounts")
+FLAGS = ("enabled", "group_auto_provisioning", "allow_multiple_accounts", "require_end_date")
 APPROVAL_FIELDS = ("owner", "approval_timeout", "reminder_before", "escalate_after")
 
 
@@ -245,6 +247,7 @@ def admin_assign_users(key):
             account_mode=request.form.get("account_mode", "create"),
             role=request.form.get("role") or None,
             reason=request.form.get("reason") or None,
+            ends_at=parse_end_date(request.form.get("end_date")),
         )
         names = ", ".join(a.user.username for a in made)
     flash(f"Assigned to {names}.", "success")

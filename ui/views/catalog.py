@@ -1,9 +1,12 @@
 """Browsing the catalog and filling the cart, for oneself or for several colleagues at once."""
 
 import uuid
+from datetime import date, timedelta
 
 from flask import flash, g, redirect, render_template, request, url_for
 
+from engine.access.renewal import renewal_of
+from engine.requests import end_dates
 from engine.requests.cart import list_cart, open_items_in_cart, remove_from_cart, submit_cart
 from engine.requests.catalog import (
     LineEdit,
@@ -28,6 +31,9 @@ def catalog_page(**_):
 
 def request_form_page(key, **_):
     app = get_application(key)
+    latest = end_dates.latest_end(app)
+    last = end_dates.last_day(latest) if latest else None
+    today = date.today()
     return render_template(
         "request_form.html",
         app=app,
@@ -35,7 +41,27 @@ def request_form_page(key, **_):
         # For the requester, checked by default; for colleagues the server refuses a "create"
         # the app does not allow (they hold an account already), with the message to update.
         default_mode=default_account_mode(g.user, app),
+        # A renewal link (or any link) may prefill the form: /catalog/wiki?beneficiary=...
+        prefill=request.args if request.args.get("beneficiary") else None,
+        durations=[
+            (days, (today + timedelta(days=days)).isoformat())
+            for days in end_dates.OFFERED_DAYS
+            if last is None or today + timedelta(days=days) <= last
+        ],
+        first_day=(today + timedelta(days=1)).isoformat(),
+        last_day=last.isoformat() if last else None,
     )
+
+
+def _end_date_asked() -> str | None:
+    """The form's end: the date picked, else the length chosen (days from today), else none."""
+    picked = request.form.get("end_date", "").strip()
+    if picked:
+        return picked
+    days = request.form.get("duration", "").strip()
+    if days.isdigit():
+        return (date.today() + timedelta(days=int(days))).isoformat()
+    return None
 
 
 def cart_page(**_):
@@ -88,6 +114,7 @@ def add_to_cart(key):
             request.form.get("account_mode", "create"),
             request.form.get("justification"),
             request.form.get("role"),
+            end_date=_end_date_asked(),
         )
     who = ", ".join(line.beneficiary.display_name or line.beneficiary.username for line in lines)
     flash(f"{lines[0].application.name} for {who} added to your cart.", "success")
@@ -125,6 +152,16 @@ def _ask_which_account(lines) -> bool:
         "warning",
     )
     return True
+
+
+@bp.route("/access/renew/<assignment_id>")
+@login_required
+def renew(assignment_id):
+    """The link in an expiry reminder: the request form, prefilled to extend the access."""
+    line = renewal_of(g.user, assignment_id)
+    args = {k: v for k, v in line.items() if v is not None and k != "application"}
+    args["justification"] = "renewal"
+    return redirect(url_for("ui.request_form", key=line["application"], **args), code=303)
 
 
 @bp.route("/cart")
