@@ -20,7 +20,6 @@ REASON = "sync: assigned, but no account in the target"
 def provision_missing(ctx: RunContext, worker_id: str, after: str = "") -> None:
     """Queue the provisioning of every assigned person without an account, a batch per unit;
     the cursor keeps the last person handled, so a resumed run starts after them."""
-    versions: dict = {}
     while True:
         with unit_of_work():
             user_ids = db.session.scalars(
@@ -37,14 +36,14 @@ def provision_missing(ctx: RunContext, worker_id: str, after: str = "") -> None:
             if not user_ids:
                 return
             ctx.counts = {}
-            _provision(ctx, list(user_ids), versions)
+            _provision(ctx, list(user_ids))
             runs.add_counts(ctx.run_id, ctx.counts)
             after = user_ids[-1]
             if not runs.renew(ctx.run_id, worker_id, cursor={"phase": "provision", "user": after}):
                 raise LeaseLost(ctx.run_id)
 
 
-def _provision(ctx: RunContext, user_ids: list[str], versions: dict) -> None:
+def _provision(ctx: RunContext, user_ids: list[str]) -> None:
     held = set(db.session.scalars(
         select(Account.user_id).where(Account.application_id == ctx.app_id,
                                       Account.user_id.in_(user_ids), Account.ended_at.is_(None))
@@ -74,7 +73,7 @@ def _provision(ctx: RunContext, user_ids: list[str], versions: dict) -> None:
         try:
             with savepoint():
                 item = start_item(person, app, origin="sync", account_mode="create",
-                                  reason=REASON, versions=versions)  # fmt: skip
+                                  reason=REASON)  # fmt: skip
         except DomainError as err:
             ctx.count("errors")
             _line(ctx, person, "provision", "failed", REASON, error=err.detail[:500])
