@@ -62,7 +62,12 @@ def test_an_approval_nobody_decides_in_time_expires_the_item(app, people):
     assert db.session.get(HumanTask, task.id).status == "cancelled"
     assert _instance(item).next_timer_at is None
     events = [
-        e.event for e in db.session.scalars(select(AuditEvent).where(AuditEvent.item_id == item.id))
+        e.event
+        for e in db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.item_id == item.id)
+            .order_by(AuditEvent.at, AuditEvent.id)
+        )
     ]
     assert events[-1] == "expired"
     with pytest.raises(Conflict, match="already cancelled"):
