@@ -44,6 +44,11 @@ EVENT_LABELS = {
     "workflow_resumed": "resumed the item's workflow",
     "secrets_reencrypted": "re-encrypted connector secrets",
     "sign_in_throttled": "throttled sign-ins after repeated failures",
+    "sso_sign_in_succeeded": "signed in through single sign-on",
+    "sso_sign_in_refused": "was refused a single sign-on sign-in",
+    "identity_provider_added": "added an identity provider",
+    "identity_provider_changed": "changed an identity provider",
+    "identity_provider_removed": "removed an identity provider",
 }
 MODE_LABELS = {
     "create": "Create new account",

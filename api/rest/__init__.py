@@ -51,6 +51,7 @@ def register_api(app) -> None:
     from api.docs import docs_page
     from api.rest import (
         admin_directory,
+        admin_identity,
         admin_provisioning,
         applications,
         cart,
@@ -75,6 +76,7 @@ def register_api(app) -> None:
         health,
         admin_provisioning,
         admin_directory,
+        admin_identity,
     ):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs_page)

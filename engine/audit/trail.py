@@ -38,6 +38,11 @@ EVENTS = (
     "workflow_resumed",
     "secrets_reencrypted",
     "sign_in_throttled",
+    "sso_sign_in_succeeded",
+    "sso_sign_in_refused",
+    "identity_provider_added",
+    "identity_provider_changed",
+    "identity_provider_removed",
 )
 
 

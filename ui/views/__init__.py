@@ -11,4 +11,5 @@ from ui.views import (  # noqa: F401
     people,
     provisioning,
     requests,
+    sso,
 )

@@ -1,0 +1,236 @@
+"""Single sign-on through a real OpenID Connect provider (Canaille on loopback).
+
+Stories: an administrator configures the provider through the API; people sign in with it;
+what the provider says is checked (state, code, nonce, signature) and only existing, active
+people get in; local passwords can be turned off without locking everybody out."""
+
+import logging
+
+import pytest
+from flask import g
+from sqlalchemy import select, text
+
+from engine.db import db
+from engine.models import AuditEvent
+from tests.api_client import api  # noqa: F401
+from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, oidc_provider  # noqa: F401
+from tests.test_web_hardening import assert_problem, sign_in
+
+PROVIDERS = "/api/v1/admin/identity-providers"
+
+
+@pytest.fixture
+def corp(api, oidc_provider):  # noqa: F811
+    """The provider configured as "Corp ID" by root, through the admin API."""
+    answer = api["root"].post(
+        PROVIDERS,
+        {
+            "key": "corp",
+            "name": "Corp ID",
+            "issuer": oidc_provider.issuer,
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+        },
+    )
+    assert answer.status_code == 201, answer.get_json()
+    yield oidc_provider
+    oidc_provider.forget_codes()
+
+
+def events(name):
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.event == name)))
+
+
+def signed_in_as(client):
+    """The username the session shows on a page, or None when it is sent to the login page."""
+    page = client.get("/catalog")
+    if page.status_code == 302:
+        return None
+    g.pop("user", None)
+    with client.session_transaction() as session:
+        user_id = session.get("user_id")
+    return db.session.scalar(text("SELECT username FROM users WHERE id = :id"), {"id": user_id})
+
+
+def test_alice_signs_in_with_the_provider_and_gets_a_fresh_session(app, corp):
+    client = app.test_client()
+    page = client.get("/login")
+    assert "Sign in with Corp ID" in page.text and 'href="/login/sso/corp"' in page.text
+    with client.session_transaction() as session:
+        session["planted"] = "by an attacker"  # a session fixed before sign-in must not survive
+    answer, _ = corp.sign_in(client, "alice")
+    assert answer.status_code == 302 and answer.location == "/"
+    assert signed_in_as(client) == "alice"
+    with client.session_transaction() as session:
+        assert "planted" not in session and session["sso_provider"] == "corp"
+    (event,) = events("sso_sign_in_succeeded")
+    assert event.details["provider"] == "corp" and event.details["username"] == "alice"
+    assert event.actor_id == db.session.scalar(text("SELECT id FROM users WHERE username='alice'"))
+
+
+def test_sign_in_returns_to_the_page_asked_for(app, corp):
+    client = app.test_client()
+    corp.server.login(corp.people["alice"])
+    start = client.get("/login/sso/corp", query_string={"next": "/requests"})
+    import requests
+
+    back = requests.get(start.location, allow_redirects=False, timeout=10).headers["Location"]
+    assert client.get(back).location == "/requests"
+
+
+def test_a_callback_with_a_forged_state_is_refused(app, corp):
+    client = app.test_client()
+    callback = corp.callback_for(client, "alice")
+    forged = callback.replace("state=", "state=forged")
+    answer = client.get(forged)
+    assert answer.status_code == 400 and "could not be verified" in answer.text
+    assert signed_in_as(client) is None
+
+
+def test_a_replayed_code_signs_nobody_in(app, corp):
+    client = app.test_client()
+    answer, callback = corp.sign_in(client, "alice")
+    assert answer.status_code == 302
+    client.post("/logout", data={"csrf_token": _csrf(client)})
+    assert signed_in_as(client) is None
+    assert client.get(callback).status_code == 400  # the same browser, state already used
+    stranger = app.test_client()
+    assert stranger.get(callback).status_code == 400  # another browser: no state of its own
+    assert signed_in_as(client) is None and signed_in_as(stranger) is None
+
+
+def test_someone_unknown_here_is_refused_and_no_account_is_made(app, corp):
+    client = app.test_client()
+    answer, _ = corp.sign_in(client, "zoe")
+    assert answer.status_code == 403 and "no such person in accessflow" in answer.text
+    assert signed_in_as(client) is None
+    assert db.session.scalar(text("SELECT count(*) FROM users WHERE username='zoe'")) == 0
+    (event,) = events("sso_sign_in_refused")
+    assert event.details["reason"] == "unknown username" and event.details["username"] == "zoe"
+
+
+def test_a_deactivated_person_is_refused(app, api, corp):  # noqa: F811
+    answer = api["root"].call(
+        "PATCH", "/api/v1/admin/users/bob", json={"active": False, "reason": "left"}
+    )
+    assert answer.status_code == 200, answer.get_json()
+    client = app.test_client()
+    answer, _ = corp.sign_in(client, "bob")
+    assert answer.status_code == 403 and "deactivated" in answer.text
+    assert signed_in_as(client) is None
+    assert events("sso_sign_in_refused")[0].details["reason"] == "deactivated account"
+
+
+def test_logout_ends_the_single_sign_on_session(app, corp):
+    client = app.test_client()
+    corp.sign_in(client, "alice")
+    with client.session_transaction() as session:
+        captured = dict(session)
+    client.post("/logout", data={"csrf_token": _csrf(client)})
+    with client.session_transaction() as session:
+        session.update(captured)  # the old cookie, replayed
+    assert signed_in_as(client) is None
+
+
+def test_the_client_secret_never_shows_in_answers_rows_audit_or_logs(app, api, corp, caplog):  # noqa: F811
+    caplog.set_level(logging.DEBUG)
+    root = api["root"]
+    shown = [root.get(PROVIDERS), root.get(f"{PROVIDERS}/corp")]
+    shown.append(root.call("PATCH", f"{PROVIDERS}/corp", json={"client_secret": "********"}))
+    client = app.test_client()
+    shown.append(corp.sign_in(client, "alice")[0])
+    for answer in shown:
+        assert answer.status_code in (200, 302)
+        assert CLIENT_SECRET not in answer.get_data(as_text=True)
+    assert root.get(f"{PROVIDERS}/corp").get_json()["client_secret"] == "********"
+    stored = db.session.scalar(text("SELECT client_secret FROM identity_providers"))
+    assert stored.startswith("fernet:") and CLIENT_SECRET not in stored
+    audit = db.session.scalars(text("SELECT details FROM audit_events")).all()
+    assert CLIENT_SECRET not in str(audit)
+    assert CLIENT_SECRET not in caplog.text
+    assert signed_in_as(client) == "alice"  # the kept secret still works at the provider
+
+
+def test_a_wrong_client_secret_is_refused_by_the_provider(app, api, corp):  # noqa: F811
+    answer = api["root"].call("PATCH", f"{PROVIDERS}/corp", json={"client_secret": "wrong"})
+    assert answer.status_code == 200
+    client = app.test_client()
+    answer, _ = corp.sign_in(client, "alice")
+    assert answer.status_code == 400 and signed_in_as(client) is None
+
+
+def test_with_local_passwords_off_the_password_form_is_gone_and_refused(app, api, corp):  # noqa: F811
+    answer = api["root"].call("PATCH", "/api/v1/admin/settings", json={"local_passwords": "off"})
+    assert answer.status_code == 200 and answer.get_json()["local_passwords"] == "off"
+    client = app.test_client()
+    page = client.get("/login")
+    assert "Sign in with Corp ID" in page.text and 'name="password"' not in page.text
+    refused = sign_in(client, "alice", "alice-pw")
+    assert refused.status_code == 403 and "Local passwords are turned off" in refused.text
+    assert signed_in_as(client) is None
+    assert corp.sign_in(client, "alice")[0].status_code == 302  # single sign-on still works
+    # The only way in cannot be taken away while passwords are off.
+    assert_problem(api["root"].call("DELETE", f"{PROVIDERS}/corp"), 409)
+    disabled = api["root"].call("PATCH", f"{PROVIDERS}/corp", json={"enabled": False})
+    assert_problem(disabled, 409)
+
+
+def test_passwords_cannot_be_turned_off_while_no_provider_is_enabled(app, api):  # noqa: F811
+    answer = api["root"].call("PATCH", "/api/v1/admin/settings", json={"local_passwords": "off"})
+    body = assert_problem(answer, 409)
+    assert "no identity provider" in body["detail"]
+    assert api["root"].get("/api/v1/admin/settings").get_json()["local_passwords"] == "on"
+    assert sign_in(app.test_client()).status_code == 302  # alice's password still works
+
+
+def test_non_admins_are_refused_on_the_identity_provider_api(api, corp):  # noqa: F811
+    alice = api["alice"]
+    assert_problem(alice.get(PROVIDERS), 403)
+    assert_problem(alice.get(f"{PROVIDERS}/corp"), 403)
+    assert_problem(alice.post(PROVIDERS, {"key": "mine", "name": "x"}), 403)
+    assert_problem(alice.call("PATCH", f"{PROVIDERS}/corp", json={"enabled": False}), 403)
+    assert_problem(alice.delete(f"{PROVIDERS}/corp"), 403)
+    assert api["root"].get(f"{PROVIDERS}/corp").get_json()["enabled"] is True
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"key": "Bad Key"}, "key"),
+        ({"issuer": "ftp://idp.example.com"}, "issuer"),
+        ({"scopes": "profile email"}, "scopes"),
+        ({"username_claim": " "}, "username_claim"),
+    ],
+)
+def test_a_bad_provider_is_refused_naming_the_field(api, change, field):  # noqa: F811
+    provider = {"key": "okta", "name": "Okta", "issuer": "https://idp.example.com"}
+    provider.update(client_id="abc", **change)
+    body = assert_problem(api["root"].post(PROVIDERS, provider), 422)
+    assert field in str(body)
+    assert api["root"].get(PROVIDERS).get_json()["items"] == []
+
+
+def test_providers_are_added_changed_and_removed_with_an_audit_trail(api, corp):  # noqa: F811
+    root = api["root"]
+    assert_problem(root.post(PROVIDERS, {**_okta(), "key": "corp"}), 409)
+    assert root.post(PROVIDERS, _okta()).status_code == 201
+    changed = root.call("PATCH", f"{PROVIDERS}/okta", json={"group_claim": "groups"})
+    assert changed.get_json()["group_claim"] == "groups"
+    assert (
+        root.call("DELETE", f"{PROVIDERS}/okta", json={"reason": "trial over"}).status_code == 204
+    )
+    assert_problem(root.get(f"{PROVIDERS}/okta"), 404)
+    assert [p["key"] for p in root.get(PROVIDERS).get_json()["items"]] == ["corp"]
+    assert events("identity_provider_changed")[0].details["fields"] == ["group_claim"]
+    assert events("identity_provider_removed")[0].comment == "trial over"
+    assert len(events("identity_provider_added")) == 2
+
+
+def _okta():
+    return {"key": "okta", "name": "Okta", "issuer": "https://idp.example.com", "client_id": "a"}
+
+
+def _csrf(client):
+    from tests.test_web_hardening import token_of
+
+    return token_of(client, "/catalog")
