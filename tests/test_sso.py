@@ -7,6 +7,7 @@ people get in; local passwords can be turned off without locking everybody out."
 import logging
 
 import pytest
+import requests
 from flask import g
 from sqlalchemy import select, text
 
@@ -72,8 +73,6 @@ def test_sign_in_returns_to_the_page_asked_for(app, corp):
     client = app.test_client()
     corp.server.login(corp.people["alice"])
     start = client.get("/login/sso/corp", query_string={"next": "/requests"})
-    import requests
-
     back = requests.get(start.location, allow_redirects=False, timeout=10).headers["Location"]
     assert client.get(back).location == "/requests"
 
@@ -91,7 +90,7 @@ def test_a_replayed_code_signs_nobody_in(app, corp):
     client = app.test_client()
     answer, callback = corp.sign_in(client, "alice")
     assert answer.status_code == 302
-    client.post("/logout", data={"csrf_token": _csrf(client)})
+    assert client.post("/logout", data={"csrf_token": _csrf(client)}).status_code == 302
     assert signed_in_as(client) is None
     assert client.get(callback).status_code == 400  # the same browser, state already used
     stranger = app.test_client()
@@ -121,12 +120,17 @@ def test_a_deactivated_person_is_refused(app, api, corp):  # noqa: F811
     assert events("sso_sign_in_refused")[0].details["reason"] == "deactivated account"
 
 
-def test_logout_ends_the_single_sign_on_session(app, corp):
+def test_logout_ends_the_session_here_and_at_the_provider(app, corp):
     client = app.test_client()
     corp.sign_in(client, "alice")
     with client.session_transaction() as session:
         captured = dict(session)
-    client.post("/logout", data={"csrf_token": _csrf(client)})
+    out = client.post("/logout", data={"csrf_token": _csrf(client)})
+    ends_at = requests.get(corp.issuer + ".well-known/openid-configuration", timeout=10).json()
+    assert out.status_code == 302
+    assert out.location.startswith(ends_at["end_session_endpoint"] + "?")
+    assert f"client_id={CLIENT_ID}" in out.location
+    assert "post_logout_redirect_uri=http%3A%2F%2Flocalhost%2Flogin" in out.location
     with client.session_transaction() as session:
         session.update(captured)  # the old cookie, replayed
     assert signed_in_as(client) is None

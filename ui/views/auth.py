@@ -103,7 +103,12 @@ def logout():
     if g.user is not None:
         with unit_of_work():
             end_sessions(g.user)  # a copy of this cookie must not keep working after sign-out
+    provider_key = session.get("sso_provider")
     session.clear()
+    if provider_key:
+        from ui.views.sso import provider_logout
+
+        return provider_logout(provider_key)
     return redirect(url_for("ui.login"))
 
 

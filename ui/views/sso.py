@@ -3,6 +3,7 @@
 provider's published keys. The provider's username claim names an existing, active user."""
 
 import logging
+from urllib.parse import urlencode
 
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.flask_client import FlaskIntegration, FlaskOAuth2App
@@ -11,6 +12,7 @@ from joserfc.errors import JoseError
 
 from engine.directory.identity_providers import client_secret_of, provider
 from engine.directory.single_sign_on import sso_user
+from engine.errors import DomainError
 from engine.models import IdentityProvider
 from engine.unit_of_work import unit_of_work
 from ui.blueprint import bp
@@ -87,3 +89,21 @@ def sso_callback(key):
     start_session(user)  # a new session: nothing of the anonymous one (fixation) is kept
     session["sso_provider"] = key
     return redirect(target)
+
+
+def provider_logout(key: str):
+    """After the session has ended here: RP-initiated logout at the provider when it advertises
+    an end_session_endpoint (back to the login page afterwards), else the login page."""
+    back = url_for("ui.login", _external=True)
+    try:
+        with unit_of_work():
+            found = provider(key)
+            client = _client(found) if found.enabled else None
+        endpoint = client.load_server_metadata().get("end_session_endpoint") if client else None
+    except (DomainError, AuthlibBaseError, OSError, RuntimeError, ValueError) as err:
+        log.warning("single sign-on with %s: no logout at the provider: %s", key, err)
+        endpoint = None
+    if not endpoint:
+        return redirect(url_for("ui.login"))
+    query = urlencode({"client_id": client.client_id, "post_logout_redirect_uri": back})
+    return redirect(f"{endpoint}{'&' if '?' in endpoint else '?'}{query}")
