@@ -3,10 +3,10 @@
 provider's published keys. The provider's username claim names an existing, active user."""
 
 import logging
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.flask_client import FlaskIntegration, FlaskOAuth2App
 from flask import redirect, render_template, request, session, url_for
 from joserfc.errors import JoseError
 
@@ -18,12 +18,18 @@ from engine.unit_of_work import unit_of_work
 from ui.blueprint import bp
 from ui.views.auth import _safe_next, start_session
 
+if TYPE_CHECKING:
+    from authlib.integrations.flask_client import FlaskOAuth2App
+
 log = logging.getLogger(__name__)
 # One Authlib client per provider version: it keeps the discovery document it read.
-_clients: dict[tuple[str, str], FlaskOAuth2App] = {}
+_clients: dict[tuple[str, str], "FlaskOAuth2App"] = {}
 
 
-def _client(found: IdentityProvider) -> FlaskOAuth2App:
+def _client(found: IdentityProvider) -> "FlaskOAuth2App":
+    # Imported at first use: Authlib's client costs every process's start-up 0.4 s otherwise.
+    from authlib.integrations.flask_client import FlaskIntegration, FlaskOAuth2App
+
     version = (found.key, found.updated_at.isoformat())
     if version not in _clients:
         for stale in [known for known in _clients if known[0] == found.key]:
