@@ -12,8 +12,11 @@ from flask import g
 from sqlalchemy import select, text
 
 from engine.db import db
+from engine.directory.importer import import_directory
+from engine.errors import Invalid
 from engine.models import AuditEvent
 from tests.api_client import api  # noqa: F401
+from tests.flow import act
 from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, oidc_provider  # noqa: F401
 from tests.test_web_hardening import assert_problem, sign_in
 
@@ -228,6 +231,32 @@ def test_providers_are_added_changed_and_removed_with_an_audit_trail(api, corp):
     assert events("identity_provider_changed")[0].details["fields"] == ["group_claim"]
     assert events("identity_provider_removed")[0].comment == "trial over"
     assert len(events("identity_provider_added")) == 2
+
+
+def test_the_directory_file_configures_a_provider_and_turns_passwords_off(app, oidc_provider):  # noqa: F811
+    corp_entry = {"key": "corp", "name": "Corp ID", "issuer": oidc_provider.issuer}
+    corp_entry.update(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    directory = {"identity_providers": [corp_entry], "settings": {"local_passwords": "off"}}
+    counts = act(import_directory, directory)
+    assert counts["identity_providers"] == 1
+    stored = db.session.scalar(text("SELECT client_secret FROM identity_providers"))
+    assert stored.startswith("fernet:")
+    client = app.test_client()
+    assert 'name="password"' not in client.get("/login").text
+    assert oidc_provider.sign_in(client, "alice")[0].status_code == 302
+    assert signed_in_as(client) == "alice"
+    oidc_provider.forget_codes()
+    act(import_directory, {"identity_providers": [{**corp_entry, "name": "Corp"}]})  # again
+    assert "Sign in with Corp<" in app.test_client().get("/login").text
+
+
+def test_a_bad_provider_in_the_directory_file_names_the_entry_and_changes_nothing(app):
+    bad = {"key": "okta", "name": "Okta", "issuer": "https://idp.example.com", "client_id": "a"}
+    bad["scopes"] = "profile"
+    with pytest.raises(Invalid, match=r"identity_providers\[0\] \(okta\): scopes must"):
+        act(import_directory, {"identity_providers": [bad], "users": [{"username": "newbie"}]})
+    assert db.session.scalar(text("SELECT count(*) FROM identity_providers")) == 0
+    assert db.session.scalar(text("SELECT count(*) FROM users WHERE username='newbie'")) == 0
 
 
 def _okta():

@@ -49,6 +49,34 @@ def client_secret_of(found: IdentityProvider) -> str | None:
 
 def add_provider(actor: User, data: dict) -> IdentityProvider:
     require_admin(actor, "configure identity providers")
+    return _create(data, actor.id)
+
+
+def change_provider(actor: User, key: str, data: dict) -> IdentityProvider:
+    """Edit a provider; a secret sent as ******** (or left out) keeps the stored one."""
+    require_admin(actor, "configure identity providers")
+    return _change(provider(key), data, actor.id)
+
+
+def put_providers(entries: list[dict]) -> int:
+    """The directory file's providers, created or changed by key (no null overwrites a value)."""
+    for index, entry in enumerate(entries):
+        entry = {name: value for name, value in entry.items() if value is not None}
+        found = db.session.scalar(
+            select(IdentityProvider).where(IdentityProvider.key == entry["key"])
+        )
+        try:
+            if found is None:
+                _create(entry, None)
+            else:
+                _change(found, entry, None)
+        except Invalid as err:
+            where = f"identity_providers[{index}] ({entry['key']})"
+            raise Invalid(f"{where}: {err.detail}", **err.extra) from err
+    return len(entries)
+
+
+def _create(data: dict, actor_id: str | None) -> IdentityProvider:
     key = (data.get("key") or "").strip()
     if not KEY.match(key):
         raise Invalid("key: lower-case letters, digits and dashes, at most 50", field="key")
@@ -56,18 +84,15 @@ def add_provider(actor: User, data: dict) -> IdentityProvider:
         raise Conflict(f"identity provider {key!r} already exists", field="key")
     values = {**DEFAULTS, **{name: data[name] for name in FIELDS if name in data}}
     _check(values)
-    row = IdentityProvider(key=key, created_by_id=actor.id, **values)
+    row = IdentityProvider(key=key, created_by_id=actor_id, **values)
     row.client_secret = _sealed(values.get("client_secret"))
     db.session.add(row)
     db.session.flush()
-    trail.record("identity_provider_added", actor.id, provider=key, issuer=row.issuer)
+    trail.record("identity_provider_added", actor_id, provider=key, issuer=row.issuer)
     return row
 
 
-def change_provider(actor: User, key: str, data: dict) -> IdentityProvider:
-    """Edit a provider; a secret sent as ******** (or left out) keeps the stored one."""
-    require_admin(actor, "configure identity providers")
-    row = provider(key)
+def _change(row: IdentityProvider, data: dict, actor_id: str | None) -> IdentityProvider:
     if data.get("client_secret") in (MASK, None, ""):
         data = {name: value for name, value in data.items() if name != "client_secret"}
     current = {name: getattr(row, name) for name in FIELDS}
@@ -82,7 +107,7 @@ def change_provider(actor: User, key: str, data: dict) -> IdentityProvider:
         value = wanted[name]
         setattr(row, name, _sealed(value) if name == "client_secret" else value)
     row.updated_at = utcnow()
-    trail.record("identity_provider_changed", actor.id, provider=key, fields=changed)
+    trail.record("identity_provider_changed", actor_id, provider=row.key, fields=changed)
     return row
 
 
