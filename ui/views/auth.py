@@ -1,10 +1,12 @@
 """Signing in with a local password and signing out."""
 
+import logging
 import unicodedata
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app, g, redirect, render_template, request, session, url_for
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from werkzeug.urls import iri_to_uri
 
 from engine import settings
@@ -13,6 +15,8 @@ from engine.directory.identity_providers import enabled_providers
 from engine.directory.login_throttle import LoginLimits, TooManySignIns, note_attempt, note_success
 from engine.unit_of_work import unit_of_work
 from ui.blueprint import bp
+
+log = logging.getLogger(__name__)
 
 
 def _safe_next(target: str | None) -> str:
@@ -39,9 +43,13 @@ def _login_limits() -> LoginLimits:
 
 
 def _login_page(**values):
-    with unit_of_work():
-        providers = [(found.key, found.name) for found in enabled_providers()]
-        passwords = settings.get("local_passwords") == "on"
+    try:
+        with unit_of_work():
+            providers = [(found.key, found.name) for found in enabled_providers()]
+            passwords = settings.get("local_passwords") == "on"
+    except (OperationalError, ProgrammingError) as err:  # no schema yet (before `init`)
+        log.warning("login page without single sign-on: %s", type(err).__name__)
+        providers, passwords = [], True
     return render_template("login.html", providers=providers, passwords=passwords, **values)
 
 
