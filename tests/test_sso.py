@@ -80,6 +80,27 @@ def test_sign_in_returns_to_the_page_asked_for(app, corp):
     assert client.get(back).location == "/requests"
 
 
+def test_sign_in_never_returns_to_another_site(app, corp):
+    client = app.test_client()
+    corp.server.login(corp.people["alice"])
+    start = client.get("/login/sso/corp", query_string={"next": "//evil.example/x"})
+    back = requests.get(start.location, allow_redirects=False, timeout=10).headers["Location"]
+    assert client.get(back).location == "/"
+
+
+def test_a_disabled_or_unreachable_provider_is_not_a_way_in(app, api, corp):  # noqa: F811
+    root = api["root"]
+    assert root.call("PATCH", f"{PROVIDERS}/corp", json={"enabled": False}).status_code == 200
+    client = app.test_client()
+    assert "Sign in with" not in client.get("/login").text
+    assert client.get("/login/sso/corp").status_code == 404
+    assert client.get("/login/sso/nobody").status_code == 404
+    down = {"key": "down", "name": "Down", "issuer": "http://127.0.0.1:9", "client_id": "x"}
+    assert root.post(PROVIDERS, down).status_code == 201
+    answer = client.get("/login/sso/down")
+    assert answer.status_code == 502 and "could not be reached" in answer.text
+
+
 def test_a_callback_with_a_forged_state_is_refused(app, corp):
     client = app.test_client()
     callback = corp.callback_for(client, "alice")

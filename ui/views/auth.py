@@ -19,7 +19,7 @@ from ui.blueprint import bp
 log = logging.getLogger(__name__)
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Only a path on this site: never an absolute or protocol-relative URL, and nothing a
     browser would quietly strip (tab, CR, LF) to turn `/\\t/evil.example` into `//evil.example`."""
     fallback = url_for("ui.home")
@@ -67,7 +67,7 @@ def _refused(error: str, status: int, headers=None):
 def login():
     if request.method != "POST":
         if g.user is not None:
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next")))
         return _login_page(next=request.args.get("next", ""))
     with unit_of_work():
         passwords = settings.get("local_passwords") == "on"
@@ -87,7 +87,7 @@ def login():
     with unit_of_work():
         note_success(username, address)
     start_session(user)
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(safe_next(request.form.get("next")))
 
 
 def start_session(user) -> None:

@@ -16,7 +16,7 @@ from engine.errors import DomainError
 from engine.models import IdentityProvider
 from engine.unit_of_work import unit_of_work
 from ui.blueprint import bp
-from ui.views.auth import _safe_next, start_session
+from ui.views.auth import safe_next, start_session
 
 if TYPE_CHECKING:
     from authlib.integrations.flask_client import FlaskOAuth2App
@@ -58,7 +58,7 @@ def sso_start(key):
         name, client = found.name, _client(found) if found.enabled else None
     if client is None:
         return _refused(f"{name} is not offered for signing in.", 404)
-    session["sso_next"] = _safe_next(request.args.get("next"))
+    session["sso_next"] = safe_next(request.args.get("next"))
     try:
         return client.authorize_redirect(url_for("ui.sso_callback", key=key, _external=True))
     except (AuthlibBaseError, OSError, RuntimeError, ValueError) as err:
