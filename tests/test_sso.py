@@ -122,6 +122,24 @@ def test_a_replayed_code_signs_nobody_in(app, corp):
     assert signed_in_as(client) is None and signed_in_as(stranger) is None
 
 
+def test_an_id_token_with_a_broken_signature_is_refused(app, corp, monkeypatch):
+    from authlib.integrations.flask_client import FlaskOAuth2App
+
+    real = FlaskOAuth2App.fetch_access_token
+
+    def tampered(self, *args, **kwargs):  # what a man in the middle would hand back
+        token = real(self, *args, **kwargs)
+        header, claims, signature = token["id_token"].split(".")
+        token["id_token"] = ".".join((header, claims, signature[::-1]))
+        return token
+
+    monkeypatch.setattr(FlaskOAuth2App, "fetch_access_token", tampered)
+    client = app.test_client()
+    answer, _ = corp.sign_in(client, "alice")
+    assert answer.status_code == 400 and "could not be verified" in answer.text
+    assert signed_in_as(client) is None and events("sso_sign_in_succeeded") == []
+
+
 def test_someone_unknown_here_is_refused_and_no_account_is_made(app, corp):
     client = app.test_client()
     answer, _ = corp.sign_in(client, "zoe")
