@@ -110,6 +110,13 @@ def test_a_callback_with_a_forged_state_is_refused(app, corp):
     assert signed_in_as(client) is None
 
 
+def test_a_person_who_cancels_at_the_provider_is_told_so(app, corp):
+    client = app.test_client()
+    answer = client.get("/login/sso/corp/callback?error=access_denied&state=whatever")
+    assert answer.status_code == 403 and "did not sign you in (access_denied)" in answer.text
+    assert signed_in_as(client) is None
+
+
 def test_a_replayed_code_signs_nobody_in(app, corp):
     client = app.test_client()
     answer, callback = corp.sign_in(client, "alice")

@@ -74,6 +74,9 @@ def sso_callback(key):
         name, client = found.name, _client(found) if found.enabled else None
     if client is None:
         return _refused(f"{name} is not offered for signing in.", 404)
+    if request.args.get("error"):  # the person cancelled, or the provider refused them
+        error = request.args["error"][:100]
+        return _refused(f"{name} did not sign you in ({error}). Start again from the login page.")
     try:
         token = client.authorize_access_token()
     except (AuthlibBaseError, JoseError, OSError, RuntimeError, ValueError, KeyError) as err:
