@@ -4,10 +4,16 @@ a confidential client and a few people who may sign in there."""
 
 import pytest
 import requests
+from flask import g
+from sqlalchemy import select, text
+
+from engine.db import db
+from engine.models import AuditEvent
 
 CLIENT_ID = "accessflow-tests"
 CLIENT_SECRET = "idp-client-secret-5f1c0e9a"  # the tests look for it in every answer and log
 REDIRECT = "http://localhost/login/sso/corp/callback"
+PROVIDERS = "/api/v1/admin/identity-providers"
 
 
 class Provider:
@@ -68,3 +74,36 @@ def oidc_provider(iam_server):
         people[username] = person
     yield Provider(iam_server, people)
     iam_server.logout()
+
+
+@pytest.fixture
+def corp(api, oidc_provider):
+    """The provider configured as "Corp ID" by root, through the admin API."""
+    answer = api["root"].post(
+        PROVIDERS,
+        {
+            "key": "corp",
+            "name": "Corp ID",
+            "issuer": oidc_provider.issuer,
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+        },
+    )
+    assert answer.status_code == 201, answer.get_json()
+    yield oidc_provider
+    oidc_provider.forget_codes()
+
+
+def events(name):
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.event == name)))
+
+
+def signed_in_as(client):
+    """The username the session shows on a page, or None when it is sent to the login page."""
+    page = client.get("/catalog")
+    if page.status_code == 302:
+        return None
+    g.pop("user", None)
+    with client.session_transaction() as session:
+        user_id = session.get("user_id")
+    return db.session.scalar(text("SELECT username FROM users WHERE id = :id"), {"id": user_id})
