@@ -84,6 +84,18 @@ def rotate_secrets_():
     click.echo(f"connector secrets of {changed} applications re-encrypted with the newest key")
 
 
+@main.command(name="local-passwords")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@reports_domain_errors
+def local_passwords(state):
+    """Turn local password sign-in on or off (the way back in when single sign-on fails)."""
+    from engine import settings
+
+    with _app().app_context(), unit_of_work():
+        settings.change("local_passwords", state)
+    click.echo(f"local passwords {state}")
+
+
 @main.command(name="import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @reports_domain_errors

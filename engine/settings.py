@@ -6,12 +6,16 @@ from contextvars import ContextVar
 
 from engine.audit import trail
 from engine.db import db
-from engine.errors import Invalid
+from engine.errors import Conflict, Invalid
 from engine.models import Setting
 
-CHOICES = {"group_auto_provisioning": ("per_application", "all")}
+CHOICES = {"group_auto_provisioning": ("per_application", "all"), "local_passwords": ("on", "off")}
 # Free-form settings, each checked by its own function (set in `check`).
-DEFAULTS: dict = {"group_auto_provisioning": "per_application", "lanes": {}}
+DEFAULTS: dict = {
+    "group_auto_provisioning": "per_application",
+    "lanes": {},
+    "local_passwords": "on",
+}
 
 
 # Within `cached()`: the values read so far (a batch reads each setting once, not per item).
@@ -61,6 +65,8 @@ def change(key: str, value, actor_id: str | None = None) -> None:
         raise Invalid(f"unknown setting {key!r}", field=key)
     elif value not in CHOICES[key]:
         raise Invalid(f"{key} must be one of {', '.join(CHOICES[key])}", field=key)
+    elif key == "local_passwords" and value == "off":
+        _refuse_a_lockout()
     row = db.session.get(Setting, key)
     if row is None:
         row = Setting(key=key)
@@ -72,3 +78,15 @@ def change(key: str, value, actor_id: str | None = None) -> None:
     if cache is not None:
         cache[key] = value
     trail.record("setting_changed", actor_id, setting=key, before=before, after=value)
+
+
+def _refuse_a_lockout() -> None:
+    """Local passwords go off only while single sign-on offers another way in."""
+    from engine.directory.identity_providers import count_enabled
+
+    if count_enabled() == 0:
+        raise Conflict(
+            "local passwords cannot be turned off while no identity provider is enabled: "
+            "nobody, administrators included, could sign in",
+            field="local_passwords",
+        )

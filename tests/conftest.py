@@ -158,6 +158,8 @@ TIER_FIXTURES = {
         "seeded_database",
         "slapd_server",
         "ldap_directory",
+        "iam_server",
+        "oidc_provider",
     },
     "postgresql": {"postgres_copies", "served_postgres", "fresh_postgres"},
 }

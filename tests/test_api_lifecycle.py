@@ -380,6 +380,7 @@ def test_admin_reads_and_changes_settings(api):  # noqa: F811
     assert root.get("/api/v1/admin/settings").get_json() == {
         "group_auto_provisioning": "per_application",
         "lanes": {},
+        "local_passwords": "on",
     }
     changed = patch(root, "/api/v1/admin/settings", {"group_auto_provisioning": "all"})
     assert changed.status_code == 200 and changed.get_json()["group_auto_provisioning"] == "all"

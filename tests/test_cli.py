@@ -149,3 +149,12 @@ def test_migrations_build_exactly_the_schema_the_models_describe(database_url, a
         diff = compare_metadata(MigrationContext.configure(connection), db.metadata)
     engine.dispose()
     assert diff == []
+
+
+@pytest.mark.processes
+def test_an_operator_turns_local_passwords_back_on_from_the_shell(run):
+    assert run("init").returncode == 0
+    refused = run("local-passwords", "off")  # no identity provider: it would lock everyone out
+    assert refused.returncode == 2 and "no identity provider" in refused.stderr
+    turned_on = run("local-passwords", "on")
+    assert turned_on.returncode == 0 and turned_on.stdout.strip() == "local passwords on"

@@ -48,6 +48,11 @@ EVENT_LABELS = {
     "sync_allowed": "allowed a sync past its deletion threshold",
     "sync_finished": "finished a sync of the application",
     "account_reconciled": "reconciled an account with the target",
+    "sso_sign_in_succeeded": "signed in through single sign-on",
+    "sso_sign_in_refused": "was refused a single sign-on sign-in",
+    "identity_provider_added": "added an identity provider",
+    "identity_provider_changed": "changed an identity provider",
+    "identity_provider_removed": "removed an identity provider",
 }
 MODE_LABELS = {
     "create": "Create new account",

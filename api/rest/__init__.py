@@ -52,6 +52,7 @@ def register_api(app) -> None:
     from api.rest import (
         admin_directory,
         admin_expiry,
+        admin_identity,
         admin_provisioning,
         admin_scim,
         admin_sod,
@@ -83,6 +84,7 @@ def register_api(app) -> None:
         admin_sod,
         admin_scim,
         admin_expiry,
+        admin_identity,
     ):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs_page)

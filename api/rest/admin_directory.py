@@ -396,6 +396,10 @@ class SettingsSchema(Schema):
     lanes = fields.Dict(
         metadata={"description": "custom lane name -> group name, for every application"}
     )
+    local_passwords = fields.String(
+        validate=validate.OneOf(settings.CHOICES["local_passwords"]),
+        metadata={"description": "off: single sign-on only (409 while no provider is enabled)"},
+    )
 
 
 # ---- people

@@ -43,6 +43,11 @@ EVENTS = (
     "sync_allowed",
     "sync_finished",
     "account_reconciled",
+    "sso_sign_in_succeeded",
+    "sso_sign_in_refused",
+    "identity_provider_added",
+    "identity_provider_changed",
+    "identity_provider_removed",
 )
 
 

@@ -21,6 +21,7 @@ ORPHAN_POLICIES = ("report", "disable")
 # Longest approval_timeout accepted: a longer one is a typo, and an absurd one overflows dates.
 MAX_APPROVAL_TIMEOUT_DAYS = 365
 ENTRY_NAMES = {"users": "username", "groups": "name", "applications": "key"}
+ENTRY_NAMES |= {"identity_providers": "key"}
 # marshmallow's own messages, reworded to follow the field's name.
 MESSAGES = {
     "Missing data for required field.": "is required",
@@ -236,6 +237,21 @@ class Settings(Schema):
         validate=OneOf(("all", "per_application"), error="must be all or per_application")
     )
     lanes = fields.Dict(keys=Name(100), values=Name(150, required=True))
+    local_passwords = fields.String(validate=OneOf(("on", "off"), error="must be on or off"))
+
+
+class IdentityProviderEntry(Schema):
+    """An OpenID Connect provider for single sign-on (docs/sso.md)."""
+
+    key = Name(50, required=True)
+    name = Text(100, name=True, required=True)
+    issuer = Text(500, required=True)
+    client_id = Text(300, required=True)
+    client_secret = Text(2000)
+    scopes = Text(500)
+    username_claim = Text(100)
+    group_claim = Text(100)
+    enabled = Flag()
 
 
 class SodRuleEntry(Schema):
@@ -246,6 +262,7 @@ class SodRuleEntry(Schema):
 class DirectoryFile(Schema):
     settings = fields.Nested(Settings)
     sod_rules = fields.List(fields.Nested(SodRuleEntry))
+    identity_providers = fields.List(fields.Nested(IdentityProviderEntry))
     users = fields.List(fields.Nested(UserEntry))
     groups = fields.List(fields.Nested(GroupEntry))
     applications = fields.List(fields.Nested(ApplicationEntry))

@@ -11,6 +11,7 @@ from engine.audit import trail
 from engine.db import db
 from engine.directory import file_schema
 from engine.directory.connector_settings import check_connector
+from engine.directory.identity_providers import put_providers
 from engine.directory.lookup import find_application
 from engine.directory.passwords import set_password
 from engine.errors import Conflict, Invalid, NotFound
@@ -30,6 +31,8 @@ def import_directory(source: str | dict) -> dict:
             f"the directory file is not valid JSON: line {err.lineno}: {err.msg}"
         ) from err
     data = file_schema.load(raw)
+    # Before the settings: turning local passwords off needs a provider to sign in with.
+    providers = put_providers(data.get("identity_providers", []))
     product = data.get("settings", {})
     for key, value in product.items():
         if key != "lanes":  # lanes name groups: set once the file's groups exist
@@ -57,6 +60,8 @@ def import_directory(source: str | dict) -> dict:
             people.deactivate(None, entry["username"], "directory import")
         elif entry.get("active") is True:
             people.reactivate(None, entry["username"], "directory import")
+    if providers:
+        counts["identity_providers"] = providers
     trail.record("directory_imported", None, **counts)
     return counts
 

@@ -3,6 +3,7 @@
 from engine.models.access import AccessRequest, CartItem, RequestItem
 from engine.models.audit import AuditEvent
 from engine.models.directory import Account, ApiToken, Application, Group, User, group_members
+from engine.models.identity import IdentityProvider
 from engine.models.jobs import ProvisioningJob
 from engine.models.lifecycle import AccessChange, Assignment, GroupApplication, Setting
 from engine.models.notices import Notice
@@ -26,6 +27,7 @@ __all__ = [
     "Group",
     "GroupApplication",
     "HumanTask",
+    "IdentityProvider",
     "Incident",
     "LoginFailure",
     "Notice",

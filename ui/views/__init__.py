@@ -12,5 +12,6 @@ from ui.views import (  # noqa: F401
     people,
     provisioning,
     requests,
+    sso,
     sync,
 )

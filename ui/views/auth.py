@@ -1,19 +1,25 @@
 """Signing in with a local password and signing out."""
 
+import logging
 import unicodedata
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app, g, redirect, render_template, request, session, url_for
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from werkzeug.urls import iri_to_uri
 
+from engine import settings
 from engine.directory.authentication import authenticate, end_sessions
+from engine.directory.identity_providers import enabled_providers
 from engine.directory.login_throttle import LoginLimits, TooManySignIns, note_attempt, note_success
 from engine.unit_of_work import unit_of_work
 from ui.blueprint import bp
 
+log = logging.getLogger(__name__)
 
-def _safe_next(target: str | None) -> str:
+
+def safe_next(target: str | None) -> str:
     """Only a path on this site: never an absolute or protocol-relative URL, and nothing a
     browser would quietly strip (tab, CR, LF) to turn `/\\t/evil.example` into `//evil.example`."""
     fallback = url_for("ui.home")
@@ -36,10 +42,20 @@ def _login_limits() -> LoginLimits:
     )
 
 
+def _login_page(**values):
+    try:
+        with unit_of_work():
+            providers = [(found.key, found.name) for found in enabled_providers()]
+            passwords = settings.get("local_passwords") == "on"
+    except (OperationalError, ProgrammingError) as err:  # no schema yet (before `init`)
+        log.warning("login page without single sign-on: %s", type(err).__name__)
+        providers, passwords = [], True
+    return render_template("login.html", providers=providers, passwords=passwords, **values)
+
+
 def _refused(error: str, status: int, headers=None):
     g.error_field = "password"
-    page = render_template(
-        "login.html",
+    page = _login_page(
         next=request.form.get("next", ""),
         username=request.form.get("username", ""),
         error=error,
@@ -51,8 +67,12 @@ def _refused(error: str, status: int, headers=None):
 def login():
     if request.method != "POST":
         if g.user is not None:
-            return redirect(_safe_next(request.args.get("next")))
-        return render_template("login.html", next=request.args.get("next", ""))
+            return redirect(safe_next(request.args.get("next")))
+        return _login_page(next=request.args.get("next", ""))
+    with unit_of_work():
+        passwords = settings.get("local_passwords") == "on"
+    if not passwords:
+        return _refused("Local passwords are turned off: sign in with your organisation.", 403)
     username = request.form.get("username", "").strip()
     address = request.remote_addr or "unknown"
     # Counted in a unit of its own before the slow password check, so parallel guesses all see
@@ -66,11 +86,16 @@ def login():
         return _refused("Unknown username or wrong password.", 401)
     with unit_of_work():
         note_success(username, address)
-    session.clear()  # a fresh session on login: no fixation
+    start_session(user)
+    return redirect(safe_next(request.form.get("next")))
+
+
+def start_session(user) -> None:
+    """The signed-in session, password or single sign-on alike: a fresh one (no fixation)."""
+    session.clear()
     session["user_id"] = user.id
     session["session_version"] = user.session_version
     session.permanent = False
-    return redirect(_safe_next(request.form.get("next")))
 
 
 def _count_attempt(username: str, address: str) -> TooManySignIns | None:
@@ -86,7 +111,12 @@ def logout():
     if g.user is not None:
         with unit_of_work():
             end_sessions(g.user)  # a copy of this cookie must not keep working after sign-out
+    provider_key = session.get("sso_provider")
     session.clear()
+    if provider_key:
+        from ui.views.sso import provider_logout
+
+        return provider_logout(provider_key)
     return redirect(url_for("ui.login"))
 
 
