@@ -110,57 +110,56 @@ class Worker:
                 db.session.remove()
         return done
 
-    def fire_timers(self) -> int:
-        """Fire the BPMN timers that are due (approval deadlines); returns instances moved."""
+    def _guarded(self, what: str, scan, failed=0):
+        """Run one scan in an app context: a failure (a database outage) is logged and the next
+        poll tries again; the session is given back either way."""
         with self.app.app_context():
             try:
-                moved = fire_due_timers(mailer=self.mailer)
-                if moved:
-                    log.info("worker %s: due timers fired on %d instances", self.worker_id, moved)
-                return moved
-            except Exception:  # a database outage: logged, the next poll tries again
-                log.exception("worker %s: firing timers failed", self.worker_id)
-                return 0
+                return scan()
+            except Exception:
+                log.exception("worker %s: %s failed", self.worker_id, what)
+                return failed
             finally:
                 db.session.remove()
+
+    def fire_timers(self) -> int:
+        """Fire the BPMN timers that are due (approval deadlines); returns instances moved."""
+
+        def fire() -> int:
+            moved = fire_due_timers(mailer=self.mailer)
+            if moved:
+                log.info("worker %s: due timers fired on %d instances", self.worker_id, moved)
+            return moved
+
+        return self._guarded("firing timers", fire)
 
     def apply_changes(self) -> int:
         """Apply the queued group access changes, one transaction each; returns how many.
         engine.access.changes logs one line per change applied; nothing when idle."""
-        with self.app.app_context():
-            try:
-                return changes.run_due(self.worker_id)
-            except Exception:  # a database outage: logged, the next poll tries again
-                log.exception("worker %s: applying access changes failed", self.worker_id)
-                return 0
-            finally:
-                db.session.remove()
+        return self._guarded("applying access changes", lambda: changes.run_due(self.worker_id))
 
     def expire_access(self, now=None) -> tuple[int, int]:
         """The expiry scan: end the assignments past their end date (and start the removals),
         then queue the reminders due; one unit of work per batch. Returns (ended, reminded)."""
-        with self.app.app_context():
-            try:
-                ended = self._batches(lambda: expiry.expire_due(now, expiry.BATCH), expiry.BATCH)
-                reminded = self._batches(
-                    lambda: expiry_reminders.remind_due(
-                        self.mailer.base_url, self.reminder_days, now, expiry_reminders.BATCH
-                    ),
-                    expiry_reminders.BATCH,
+
+        def scan() -> tuple[int, int]:
+            ended = self._batches(lambda: expiry.expire_due(now, expiry.BATCH), expiry.BATCH)
+            reminded = self._batches(
+                lambda: expiry_reminders.remind_due(
+                    self.mailer.base_url, self.reminder_days, now, expiry_reminders.BATCH
+                ),
+                expiry_reminders.BATCH,
+            )
+            if ended or reminded:
+                log.info(
+                    "worker %s: %d assignments expired, %d reminded",
+                    self.worker_id,
+                    ended,
+                    reminded,
                 )
-                if ended or reminded:
-                    log.info(
-                        "worker %s: %d assignments expired, %d reminded",
-                        self.worker_id,
-                        ended,
-                        reminded,
-                    )
-                return ended, reminded
-            except Exception:  # a database outage: logged, the next poll tries again
-                log.exception("worker %s: the expiry scan failed", self.worker_id)
-                return 0, 0
-            finally:
-                db.session.remove()
+            return ended, reminded
+
+        return self._guarded("the expiry scan", scan, failed=(0, 0))
 
     def _batches(self, scan, batch: int) -> int:
         """Run `scan` (one batch) in a unit of work each until a batch comes back short."""
@@ -170,7 +169,7 @@ class Worker:
                 with unit_of_work():
                     done = scan()
             except Conflict as err:  # another worker took the same rows: the next poll goes on
-                log.info("worker %s: expiry batch lost a race (%s)", self.worker_id, err.detail)
+                log.info("worker %s: a batch lost a race (%s)", self.worker_id, err.detail)
                 break
             total += done
             if done < batch:
@@ -180,72 +179,56 @@ class Worker:
     def remind_and_escalate(self) -> int:
         """Remind the candidates of tasks coming due and escalate the tasks waiting too long
         (engine.tasks.reminders), a batch per unit of work; returns how many tasks moved."""
-        moved = 0
-        with self.app.app_context():
-            try:
-                for scan in (reminders.remind_due, reminders.escalate_due):
-                    while not self._stopping.is_set():
-                        with unit_of_work():
-                            done = scan()
-                        moved += done
-                        if done < reminders.BATCH:
-                            break
-            except Exception:  # a database outage: logged, the next poll tries again
-                log.exception("worker %s: task reminders failed", self.worker_id)
-            finally:
-                db.session.remove()
-        return moved
+
+        def scan() -> int:
+            return sum(
+                self._batches(step, reminders.BATCH)
+                for step in (reminders.remind_due, reminders.escalate_due)
+            )
+
+        return self._guarded("task reminders", scan)
 
     def write_digests(self) -> int:
         """Mark who is owed a digest by the tasks opened since the last scan, then write the
         digests now due to the outbox; returns how many people got one written."""
-        with self.app.app_context():
-            try:
-                while not self._stopping.is_set():
-                    with unit_of_work():
-                        if not digests.scan_new_tasks():
-                            break
-                return digests.send_due_digests(self.mailer, self.digest_interval)
-            except Exception:  # a database outage or a race on the cursor: the next poll
-                log.exception("worker %s: writing task digests failed", self.worker_id)
-                return 0
-            finally:
-                db.session.remove()
+
+        def scan() -> int:
+            self._batches(digests.scan_new_tasks, digests.SCAN_BATCH)
+            return digests.send_due_digests(self.mailer, self.digest_interval)
+
+        # A race on the digest cursor between two workers fails here too: the next poll goes on.
+        return self._guarded("writing task digests", scan)
 
     def run_syncs(self) -> int:
         """Carry out due sync runs, one application at a time (queued or abandoned runs first,
         then applications whose next scheduled sync is due); returns how many runs."""
-        done = 0
-        with self.app.app_context():
-            try:
-                while not self._stopping.is_set():
-                    if sync_runner.run_due(self.worker_id, self.mailer) is None:
-                        break
-                    done += 1
-            except Exception:  # a database outage: logged, the next poll tries again
-                log.exception("worker %s: running syncs failed", self.worker_id)
-            finally:
-                db.session.remove()
-        return done
+
+        def scan() -> int:
+            done = 0
+            while not self._stopping.is_set():
+                if sync_runner.run_due(self.worker_id, self.mailer) is None:
+                    break
+                done += 1
+            return done
+
+        return self._guarded("running syncs", scan)
 
     def send_notices(self) -> int:
         """Send the due notices of the outbox (mail to people about their access); returns how
         many were taken. A notice that fails waits for its backoff, not for this loop."""
-        taken = 0
-        with self.app.app_context():
-            try:
-                while not self._stopping.is_set():
-                    batch = notices.send_due(self.mailer, self.batch)
-                    if not batch:
-                        break
-                    taken += batch
-                if taken:
-                    log.info("worker %s: %d notices handled", self.worker_id, taken)
-            except Exception:  # a database outage: logged, the next poll tries again
-                log.exception("worker %s: sending notices failed", self.worker_id)
-            finally:
-                db.session.remove()
-        return taken
+
+        def scan() -> int:
+            taken = 0
+            while not self._stopping.is_set():
+                batch = notices.send_due(self.mailer, self.batch)
+                if not batch:
+                    break
+                taken += batch
+            if taken:
+                log.info("worker %s: %d notices handled", self.worker_id, taken)
+            return taken
+
+        return self._guarded("sending notices", scan)
 
     def run_until_idle(self, timeout: float | None = None) -> int:
         """Drain (queued access changes, then due jobs), wait for retries coming due, drain
@@ -288,78 +271,27 @@ class Worker:
         for library in QUIET_LIBRARIES:
             logging.getLogger(library).setLevel(logging.WARNING)
         scheduler = BlockingScheduler()
-        scheduler.add_job(
-            self.run_jobs,
-            "interval",
-            seconds=interval,
-            id="provisioning",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=_now(),
-        )
-        scheduler.add_job(
-            self.apply_changes,
-            "interval",
-            seconds=interval,
-            id="access_changes",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=_now(),
-        )
-        scheduler.add_job(
-            self.fire_timers,
-            "interval",
-            seconds=interval,
-            id="timers",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=_now(),
-        )
-        scheduler.add_job(
-            self.expire_access,
-            "interval",
-            seconds=interval,
-            id="expiry",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=_now(),
-        )
-        scheduler.add_job(
-            self.remind_and_escalate,
-            "interval",
-            seconds=interval,
-            id="reminders",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=_now(),
-        )
-        scheduler.add_job(
-            self.write_digests,
-            "interval",
-            seconds=interval,
-            id="digests",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=_now(),
-        )
-        scheduler.add_job(
-            self.run_syncs,
-            "interval",
-            seconds=max(interval, 5.0),  # a run reads a whole target: no need to ask each second
-            id="syncs",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=_now(),
-        )
-        scheduler.add_job(
-            self.send_notices,
-            "interval",
-            seconds=interval,
-            id="notices",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=_now(),
-        )
+        # Every scan each poll, but a sync: a run reads a whole target, once in 5 s is enough.
+        scans = {
+            "provisioning": (self.run_jobs, interval),
+            "access_changes": (self.apply_changes, interval),
+            "timers": (self.fire_timers, interval),
+            "expiry": (self.expire_access, interval),
+            "reminders": (self.remind_and_escalate, interval),
+            "digests": (self.write_digests, interval),
+            "syncs": (self.run_syncs, max(interval, 5.0)),
+            "notices": (self.send_notices, interval),
+        }
+        for job_id, (scan, seconds) in scans.items():
+            scheduler.add_job(
+                scan,
+                "interval",
+                seconds=seconds,
+                id=job_id,
+                max_instances=1,
+                coalesce=True,
+                next_run_time=_now(),
+            )
         return scheduler
 
 
