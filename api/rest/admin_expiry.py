@@ -3,7 +3,8 @@
 from marshmallow import validate
 
 from api.auth import current_user
-from api.rest.admin_directory import ASSIGNMENT_COLUMNS, FORMAT, AssignmentSchema, csv_answer
+from api.rest.admin_directory import csv_answer
+from api.rest.admin_directory_schemas import ASSIGNMENT_COLUMNS, FORMAT, AssignmentSchema
 from api.rest.resource import resource_blueprint
 from api.schemas import PageQuery, Text, page_of
 from engine.access import expiring
