@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.access import assignments, sod
+from engine.access import sod
 from engine.audit import trail
 from engine.db import db, new_id
 from engine.directory.lookup import application_by_key, user_by_username
@@ -26,7 +26,7 @@ from engine.models import (
 )
 from engine.models.access import ACCOUNT_MODES
 from engine.provisioning import accounts
-from engine.requests import end_dates
+from engine.requests import end_dates, line_rules
 from engine.requests.drafts import ItemDraft
 from engine.tasks import candidates
 from engine.unit_of_work import savepoint
@@ -66,14 +66,14 @@ def add_to_cart(
     _guard_enabled(app)
     person = user_by_username(beneficiary, field="beneficiary") if beneficiary else user
     held = accounts.active_accounts(person.id, app.id)
-    chosen = check_account(
+    chosen = line_rules.check_account(
         person, app, account_mode, held, account_id, required=not choose_account_later
     )
     if account_mode == "remove":
-        guard_not_from_group(person, app)
+        line_rules.guard_not_from_group(person, app)
         role = None
     else:
-        guard_role(app, role)
+        line_rules.guard_role(app, role)
         why = sod.refusal(person, app)
         if why is not None:
             raise Invalid(why, field="application")
@@ -91,88 +91,6 @@ def add_to_cart(
     )
     db.session.add(line)
     return line
-
-
-def check_account(
-    person: User,
-    app: Application,
-    account_mode: str,
-    held: Sequence[Account],
-    account_id: str | None,
-    *,
-    required: bool = True,
-) -> Account | None:
-    """The account rules of a cart line, at add-to-cart, on an edit and again at submit; returns
-    the account an update or a removal names (None: the only one the person holds).
-
-    - create: refused when the person holds an account and the app allows one only;
-    - update, remove: refused when the person holds none; with several, `account_id` (required
-      unless `required` is False) must be one of them: its Account.id or its external id."""
-    who = person.username
-    if account_mode == "create":
-        if held and not app.allow_multiple_accounts:
-            raise Invalid(
-                f"{who} already has an account in {app.name}; ask for an update instead",
-                field="account_mode",
-                account=held[0].external_id,
-            )
-        if account_id:
-            raise Invalid(
-                "account_id names an account to update or remove: leave it out to create one",
-                field="account_id",
-            )
-        return None
-    verb = "remove" if account_mode == "remove" else "update"
-    if not held:
-        hint = "" if account_mode == "remove" else "; ask to create one"
-        raise Invalid(f"{who} has no account in {app.name} to {verb}{hint}", field="account_mode")
-    choices = ", ".join(a.external_id for a in held)
-    if account_id:
-        account = _held_account(held, account_id)
-        if account is None:
-            raise Invalid(
-                f"{account_id!r} is not one of {who}'s active accounts in {app.name}: "
-                f"pick one of {choices}",
-                field="account_id",
-            )
-        return account
-    if len(held) > 1 and required:
-        raise Invalid(
-            f"{who} holds {len(held)} accounts in {app.name}: say which one to {verb} ({choices})",
-            field="account_id",
-        )
-    return None
-
-
-def _held_account(held: Sequence[Account], account_id: str) -> Account | None:
-    """The held account with this id, else with this external id when only one has it."""
-    wanted = account_id.strip()
-    for account in held:
-        if account.id == wanted:
-            return account
-    same = [a for a in held if a.external_id == wanted]
-    return same[0] if len(same) == 1 else None
-
-
-def guard_role(app: Application, role: str | None) -> None:
-    roles = app.role_names
-    if role is None and roles:
-        raise Invalid(f"{app.name} needs a role: one of {', '.join(roles)}", field="role")
-    if role is not None and role not in roles:
-        choices = f"one of {', '.join(roles)}" if roles else "none (it has no roles)"
-        raise Invalid(f"{app.name} has no role {role!r}: pick {choices}", field="role")
-
-
-def guard_not_from_group(person: User, app: Application) -> None:
-    """Access a group grants comes back with the group: it is ended by leaving the group."""
-    for assignment in assignments.active(person.id, app.id):
-        if assignment.source == "group":
-            group = assignment.group.name if assignment.group else "a group"
-            raise Invalid(
-                f"{person.username} has {app.name} through the group {group}: "
-                "remove them from the group instead",
-                field="account_mode",
-            )
 
 
 def list_cart(user: User) -> list[CartItem]:
@@ -283,7 +201,9 @@ def _recheck_account(line: CartItem, held: Sequence[Account]) -> None:
     account a line left to choose (the pages' cart) must be chosen now; the end date again
     (time has passed, the application's maximum may have changed)."""
     try:
-        check_account(line.beneficiary, line.application, line.account_mode, held, line.account_id)
+        line_rules.check_account(
+            line.beneficiary, line.application, line.account_mode, held, line.account_id
+        )
         end_dates.check_end_date(line.application, line.ends_at, line.account_mode)
     except DomainError as err:
         err.extra.setdefault("line", line.id)

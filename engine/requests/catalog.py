@@ -11,7 +11,7 @@ from engine.errors import Conflict, DomainError, Invalid, NotFound
 from engine.models import Account, Application, CartItem, User
 from engine.models.access import ACCOUNT_MODES
 from engine.provisioning import accounts
-from engine.requests import cart
+from engine.requests import cart, line_rules
 
 
 def search_applications(query: str = "") -> Sequence[Application]:
@@ -115,13 +115,13 @@ def update_cart_line(user: User, line_id: str, edit: LineEdit) -> CartItem:
     # The account select may still say something after the mode went back to create.
     account_id = None if mode == "create" else (edit.account_id or "").strip() or None
     held = accounts.active_accounts(person.id, app.id)
-    chosen = cart.check_account(person, app, mode, held, account_id, required=False)
+    chosen = line_rules.check_account(person, app, mode, held, account_id, required=False)
     role = (edit.role or "").strip() or None
     if mode == "remove":
-        cart.guard_not_from_group(person, app)
+        line_rules.guard_not_from_group(person, app)
         role = None
     else:
-        cart.guard_role(app, role)
+        line_rules.guard_role(app, role)
     line.account_mode = mode
     if mode == "remove":  # a removal ends the access now: an end date no longer applies
         line.ends_at = None
